@@ -1,0 +1,1 @@
+"""Documents, the role schema, corpus readers and writers, the registry, and feature encoding."""

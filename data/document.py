@@ -1,0 +1,108 @@
+"""The one representation of an annotated article used everywhere in eventroles.
+
+A ``Document`` holds the original text and spans as character offsets into it: offsets are the
+single source of truth; words, subwords and BIO tags are derived from them. ``roles`` is the set
+of roles the document's corpus annotates, so "no time span here" can be told apart from "time
+is not annotated in this corpus".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from .problems import ReadReport
+from .roles import ROLES
+from .words import Words, snap_to_words, split_words
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A role span ``text[start:end]``; ``label`` is the corpus-native label, when kept."""
+
+    start: int
+    end: int
+    role: str
+    label: str | None = None
+
+    def text_in(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+@dataclass
+class Document:
+    id: str
+    text: str
+    spans: list[Span] = field(default_factory=list)
+    roles: frozenset[str] = frozenset(ROLES)
+    corpus: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    _words: Words | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def words(self) -> Words:
+        if self._words is None:
+            self._words = split_words(self.text)
+        return self._words
+
+    def span_text(self, span: Span) -> str:
+        return self.text[span.start : span.end]
+
+    def with_spans(self, spans: Iterable[Span]) -> "Document":
+        return replace(self, spans=sorted(spans), _words=self._words)
+
+
+def clean_spans(doc: Document, report: ReadReport, where: str = "") -> Document:
+    """Repair what can be repaired safely, counting each repair in ``report``.
+
+    - a span that covers part of a word is widened to whole words (``span_snapped_to_words``);
+    - a span over whitespace only is dropped (``span_empty_dropped``);
+    - an exact duplicate is dropped (``duplicate_span_dropped``);
+    - of two overlapping spans of the same role and native label, the shorter is dropped, since
+      one BIO sequence per label cannot hold both (``nested_same_role_dropped``).
+    Offsets outside the text are a reader bug or a format error and must be raised before this.
+    """
+    label = where or doc.id
+    words = doc.words
+    snapped: list[Span] = []
+    for span in doc.spans:
+        assert 0 <= span.start < span.end <= len(doc.text), (label, span)
+        bounds = snap_to_words(words, span.start, span.end)
+        if bounds is None:
+            report.add("span_empty_dropped", f"{label}: {span.role} {doc.span_text(span)!r}")
+            continue
+        if bounds != (span.start, span.end):
+            report.add(
+                "span_snapped_to_words",
+                f"{label}: {doc.span_text(span)!r} -> {doc.text[bounds[0]:bounds[1]]!r}",
+            )
+            span = replace(span, start=bounds[0], end=bounds[1])
+        snapped.append(span)
+
+    kept: list[Span] = []
+    seen: set[tuple[int, int, str, str | None]] = set()
+    # Longest first, so that the shorter of two overlapping same-role spans is the one dropped.
+    for span in sorted(snapped, key=lambda s: (-(s.end - s.start), s.start, s.role, s.label or "")):
+        key = (span.start, span.end, span.role, span.label)
+        if key in seen:
+            report.add("duplicate_span_dropped", f"{label}: {span.role} {doc.span_text(span)!r}")
+            continue
+        clash = next(
+            (
+                k
+                for k in kept
+                if (k.role, k.label) == (span.role, span.label)
+                and k.start < span.end
+                and span.start < k.end
+            ),
+            None,
+        )
+        if clash is not None:
+            report.add(
+                "nested_same_role_dropped",
+                f"{label}: {span.role} {doc.span_text(span)!r} inside {doc.span_text(clash)!r}",
+            )
+            continue
+        seen.add(key)
+        kept.append(span)
+    return doc.with_spans(kept)

@@ -1,0 +1,1 @@
+"""One module per corpus format; each exposes ``read(folder, split, report) -> list[Document]``."""

@@ -1,0 +1,185 @@
+"""The project's own JSON-lines format, read and written.
+
+One document per line::
+
+    {"id": "a1", "text": "...", "spans": [{"start": 0, "end": 6, "role": "attacker",
+     "text": "Rebels", "label": "PerpOrg"}], "roles": ["attacker", "target"], "meta": {}}
+
+``text`` and ``label`` on a span are optional; when ``text`` is given it must equal the
+document text at the offsets (a mismatch means the offsets are wrong, so it is an error, not a
+repair). ``roles`` (the roles this document's annotation covers) defaults to every role; an
+optional ``score`` on spans is kept in ``meta`` for prediction files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator, TextIO
+
+from ..document import Document, Span, clean_spans
+from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
+from ..roles import ROLES
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` for non-blank lines; clear errors for bad encodings."""
+    if not path.is_file():
+        raise CorpusNotFoundError(f"{path}: no such file")
+    with path.open("rb") as handle:
+        any_line = False
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise CorpusFormatError(
+                    path, f"not valid UTF-8 (byte {error.start} of the line)", line=number
+                ) from None
+            if number == 1:
+                line = line.lstrip("\ufeff")
+            if line.strip():
+                any_line = True
+                yield number, line
+    if not any_line:
+        raise CorpusFormatError(path, "the file is empty")
+
+
+def parse_document(
+    obj: Any,
+    *,
+    path: Path | str,
+    line: int,
+    report: ReadReport,
+    corpus: str = "",
+    role_map: dict[str, str] | None = None,
+    require_spans: bool = True,
+) -> Document:
+    """Turn one decoded JSON object into a validated ``Document``."""
+
+    def fail(message: str, field: str | None = None, doc_id: str | None = None) -> CorpusFormatError:
+        return CorpusFormatError(path, message, line=line, doc_id=doc_id, field=field)
+
+    if not isinstance(obj, dict):
+        raise fail(f"expected a JSON object, got {type(obj).__name__}")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise fail("missing or not a string", field="text")
+    doc_id = obj.get("id", f"{Path(path).stem}:{line}")
+    if not isinstance(doc_id, (str, int)):
+        raise fail("must be a string", field="id")
+    doc_id = str(doc_id)
+
+    roles_value = obj.get("roles", list(ROLES))
+    if not isinstance(roles_value, list) or not all(isinstance(r, str) for r in roles_value):
+        raise fail("must be a list of role names", field="roles", doc_id=doc_id)
+    roles = []
+    for role in roles_value:
+        role = (role_map or {}).get(role, role)
+        if role not in ROLES:
+            raise fail(f"unknown role {role!r} (roles: {', '.join(ROLES)})", "roles", doc_id)
+        roles.append(role)
+
+    spans_value = obj.get("spans")
+    if spans_value is None:
+        if require_spans:
+            raise fail("missing", field="spans", doc_id=doc_id)
+        spans_value = []
+    if not isinstance(spans_value, list):
+        raise fail("must be a list", field="spans", doc_id=doc_id)
+    spans: list[Span] = []
+    scores: list[float | None] = []
+    for index, item in enumerate(spans_value):
+        field = f"spans[{index}]"
+        if not isinstance(item, dict):
+            raise fail("must be an object with start, end, role", field, doc_id)
+        start, end, role = item.get("start"), item.get("end"), item.get("role")
+        if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+            raise fail("start and end must be integers", field, doc_id)
+        if not 0 <= start < end <= len(text):
+            raise fail(
+                f"offsets [{start}, {end}) outside the text (length {len(text)}) or empty",
+                field,
+                doc_id,
+            )
+        if not isinstance(role, str):
+            raise fail("missing role", f"{field}.role", doc_id)
+        mapped = (role_map or {}).get(role, role)
+        if mapped not in ROLES:
+            raise fail(f"unknown role {role!r} (roles: {', '.join(ROLES)})", f"{field}.role", doc_id)
+        stored = item.get("text")
+        if stored is not None and stored != text[start:end]:
+            raise fail(
+                f"stored text {stored!r} does not match the text at [{start}, {end}): "
+                f"{text[start:end]!r}",
+                f"{field}.text",
+                doc_id,
+            )
+        label = item.get("label")
+        if label is not None and not isinstance(label, str):
+            raise fail("must be a string", f"{field}.label", doc_id)
+        spans.append(Span(start, end, mapped, label))
+        score = item.get("score")
+        scores.append(float(score) if isinstance(score, (int, float)) else None)
+        if mapped not in roles:
+            raise fail(f"role {mapped!r} is not among the document's roles", f"{field}.role", doc_id)
+
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise fail("must be an object", field="meta", doc_id=doc_id)
+    if any(s is not None for s in scores):
+        meta = {**meta, "span_scores": {(s.start, s.end, s.role): sc for s, sc in zip(spans, scores)}}
+    doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
+    return clean_spans(doc, report, where=f"{path}:{line}")
+
+
+def read_jsonl_file(
+    path: Path,
+    report: ReadReport | None = None,
+    *,
+    corpus: str = "",
+    role_map: dict[str, str] | None = None,
+) -> list[Document]:
+    report = report if report is not None else ReadReport()
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for number, line in iter_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+        doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
+        if doc.id in seen:
+            raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="id")
+        seen.add(doc.id)
+        docs.append(doc)
+    return docs
+
+
+def read(folder: Path, split: str, report: ReadReport) -> list[Document]:
+    """Registry entry point: ``folder/split.jsonl``."""
+    path = folder / f"{split}.jsonl"
+    return read_jsonl_file(path, report, corpus=folder.name)
+
+
+def document_to_json(doc: Document, scores: dict | None = None) -> dict[str, Any]:
+    spans = []
+    for span in sorted(doc.spans):
+        item: dict[str, Any] = {"start": span.start, "end": span.end, "role": span.role, "text": doc.span_text(span)}
+        if span.label is not None:
+            item["label"] = span.label
+        if scores is not None and (span.start, span.end, span.role) in scores:
+            item["score"] = round(float(scores[(span.start, span.end, span.role)]), 4)
+        spans.append(item)
+    out: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": spans, "roles": sorted(doc.roles)}
+    meta = {k: v for k, v in doc.meta.items() if k != "span_scores"}
+    if meta:
+        out["meta"] = meta
+    return out
+
+
+def write_jsonl(docs: Iterable[Document], handle: TextIO) -> int:
+    count = 0
+    for doc in docs:
+        handle.write(json.dumps(document_to_json(doc), ensure_ascii=False) + "\n")
+        count += 1
+    return count

@@ -1,0 +1,138 @@
+"""The corpus registry: a name -> how to read it, its splits, the roles it annotates, where it
+comes from. ``load_corpus("muc4:test")`` is the one way the rest of eventroles gets documents.
+
+The data root is ``EVENTROLES_DATA`` (default: a user cache folder) and has the layout of the
+project's shared data folder, one sub-folder per corpus; ``sample`` is bundled with the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .document import Document
+from .download import default_data_root as data_root
+from .problems import CorpusNotFoundError, ReadReport
+from .readers.jsonl import read_jsonl_file
+
+Reader = Callable[[Path, str, ReadReport], list[Document]]
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    folder: str  # under the data root (or absolute, for bundled corpora)
+    reader: str  # "module:function" inside eventroles.data.readers
+    splits: tuple[str, ...]
+    roles: tuple[str, ...]
+    labels: tuple[str, ...]  # corpus-native labels kept on spans
+    licence: str
+    description: str
+    bundled: bool = False
+
+    def load_reader(self) -> Reader:
+        module_name, function = self.reader.split(":")
+        module = importlib.import_module(f"eventroles.data.readers.{module_name}")
+        return getattr(module, function)
+
+
+CORPORA: dict[str, CorpusInfo] = {
+    info.name: info
+    for info in (
+        CorpusInfo(
+            "muc4", "muc4", "muc4:read", ("train", "dev", "test"),
+            ("attacker", "target", "weapon", "location", "time"),
+            ("PerpInd", "PerpOrg", "Target", "Victim", "Weapon", "SilverLocation", "SilverTime"),
+            "MIT (processed files); NIST MUC-3/4 release, no terms stated",
+            "Latin-American terrorism news 1989-91 with role fillers; location/time are a silver "
+            "layer recovered from the answer keys.",
+        ),
+        CorpusInfo(
+            "wikievents", "wikievents", "wikievents:read", ("train", "dev", "test"),
+            ("attacker", "target", "location", "weapon"),
+            ("Attacker", "Killer", "Injurer", "Perpetrator", "Target", "Victim", "Place",
+             "Instrument", "ExplosiveDevice"),
+            "none stated (gen-arg repo: MIT)",
+            "News linked from Wikipedia, KAIROS event arguments; no time role.",
+        ),
+        CorpusInfo(
+            "re3d", "re3d", "re3d:read", ("train", "dev", "test"), ("location", "time", "weapon"),
+            ("Location", "Temporal", "Weapon"),
+            "per source folder: OGL v3, CC BY-SA, CC BY 3.0 AU, public domain, CC BY-NC",
+            "Dstl defence and security documents; deterministic document-level split.",
+        ),
+        CorpusInfo(
+            "casie", "casie", "casie:read", ("train", "dev", "test"),
+            ("attacker", "target", "location", "time"), ("Attacker", "Victim", "Place", "Time"),
+            "none stated",
+            "Cyber-attack news; deterministic document-level split.",
+        ),
+        CorpusInfo(
+            "geneva", "geneva", "geneva:read", ("train", "dev", "test"),
+            ("attacker", "target", "location", "time", "weapon"),
+            ("Place", "Time", "Assailant", "Victim", "Weapon", "Killer", "Instrument", "Terrorist"),
+            "see upstream",
+            "FrameNet-derived sentences; mainly time and place data (roles set per sentence).",
+        ),
+        CorpusInfo(
+            "cameo", "cameo_ner", "conll:read_cameo", ("train", "dev", "test"),
+            ("attacker", "target"), ("S", "T"), "GPL-3.0 (repo); texts not owned by the authors",
+            "ConfliBERT CAMEO source/target actors: a weakly matching source for attacker/target.",
+        ),
+        CorpusInfo(
+            "sample", str(PACKAGE_DIR / "sample"), "jsonl:read", ("train", "dev", "test"),
+            ("attacker", "target", "location", "time", "weapon"), (),
+            "Apache-2.0 (the project's own)",
+            "Original news-style articles written for eventroles, bundled with the package.",
+            bundled=True,
+        ),
+    )
+}
+
+
+def corpus_folder(info: CorpusInfo, root: Path | None = None) -> Path:
+    if info.bundled:
+        return Path(info.folder)
+    return (root or data_root()) / info.folder
+
+
+def parse_spec(spec: str, default_split: str = "test") -> tuple[str, str]:
+    name, _, split = spec.partition(":")
+    return name, split or default_split
+
+
+def get_corpus(name: str) -> CorpusInfo:
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise CorpusNotFoundError(
+            f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)} "
+            "(or give a path to a .jsonl file)"
+        ) from None
+
+
+def load_corpus(
+    spec: str, *, default_split: str = "test", root: Path | None = None
+) -> tuple[list[Document], ReadReport]:
+    """Read ``NAME[:SPLIT]`` from the registry, or a ``.jsonl`` file in the project format."""
+    report = ReadReport()
+    path = Path(spec)
+    if spec.endswith(".jsonl") or (path.suffix == ".jsonl" and path.exists()):
+        return read_jsonl_file(path, report), report
+    name, split = parse_spec(spec, default_split)
+    info = get_corpus(name)
+    if split not in info.splits:
+        raise CorpusNotFoundError(f"corpus {name!r} has no split {split!r}; splits: {', '.join(info.splits)}")
+    folder = corpus_folder(info, root)
+    if not folder.is_dir():
+        raise CorpusNotFoundError(
+            f"corpus {name!r} not found at {folder}; set EVENTROLES_DATA to the folder that holds "
+            f"it, or run `eventroles data download {name}`"
+        )
+    docs = info.load_reader()(folder, split, report)
+    for doc in docs:
+        doc.corpus = doc.corpus or name
+    return docs, report

@@ -1,0 +1,70 @@
+"""Backbone-independent word segmentation with character offsets.
+
+Why our own words: scores and BIO tags must not depend on a backbone's subword vocabulary, so
+spans are snapped to, labelled on and scored over these words. A word is a run of letters,
+digits or underscores, or a single other non-space character; combining marks (accents in
+decomposed text, Indic vowel signs) stay in the word of the character they modify, so a word
+never ends in the middle of a letter.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+def _mark_class() -> str:
+    """Regex class body of the Unicode combining marks (Mn, Mc, Me); Python's ``\\w`` has none."""
+    ranges: list[list[int]] = []
+    # Marks only live in planes 0, 1 and 14 (variation selectors).
+    for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(code))[0] != "M":
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+_MARKS = _mark_class()
+WORD_RE = re.compile(rf"\w[\w{_MARKS}]*|[^\w\s][{_MARKS}]*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of one text as parallel start/end offset lists."""
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def covering(self, start: int, end: int) -> tuple[int, int] | None:
+        """Indices ``[first, last)`` of the words that overlap ``[start, end)``, or None."""
+        first = bisect.bisect_right(self.ends, start)
+        last = bisect.bisect_left(self.starts, end)
+        if first >= last:
+            return None
+        return first, last
+
+
+def split_words(text: str) -> Words:
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in WORD_RE.finditer(text):
+        starts.append(match.start())
+        ends.append(match.end())
+    return Words(tuple(starts), tuple(ends))
+
+
+def snap_to_words(words: Words, start: int, end: int) -> tuple[int, int] | None:
+    """Widen ``[start, end)`` to whole words; None when it covers no word (only spaces)."""
+    covered = words.covering(start, end)
+    if covered is None:
+        return None
+    first, last = covered
+    return words.starts[first], words.ends[last - 1]

@@ -1,0 +1,135 @@
+"""``eventroles data ...``: list, stats, export and download corpora."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._util import echo, user_errors, write_json
+
+app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_corpora() -> None:
+    """List the registered corpora, their splits, roles and licences."""
+    from eventroles.data.registry import CORPORA, corpus_folder
+
+    for info in CORPORA.values():
+        folder = corpus_folder(info)
+        state = "present" if folder.is_dir() else "not downloaded"
+        echo(f"{info.name:11} splits {'/'.join(info.splits):15} roles {', '.join(info.roles)}")
+        echo(f"{'':11} {info.description}")
+        echo(f"{'':11} licence: {info.licence}; {folder} ({state})")
+
+
+@app.command("stats")
+def stats(
+    corpus: str = typer.Argument(..., help="A registry name (see `eventroles data list`) or a .jsonl file."),
+    split: Optional[list[str]] = typer.Option(None, "--split", "-s", help="Split(s) to count; default: every split."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
+    tokenizer: str = typer.Option("minilm", help="Backbone whose tokenizer the round-trip check uses ('none' to skip)."),
+) -> None:
+    """Documents, words, spans per role, every repair or drop the reader made (with counts), and
+    the share of gold spans that survive encoding to subword labels and decoding back."""
+    from eventroles.data.registry import get_corpus, load_corpus
+    from eventroles.data.stats import corpus_stats
+
+    with user_errors():
+        tok = None
+        if tokenizer != "none":
+            from eventroles.models.backbone import load_tokenizer
+
+            tok = load_tokenizer(tokenizer)
+        if corpus.endswith(".jsonl"):
+            specs = [corpus]
+        else:
+            splits = split or list(get_corpus(corpus).splits)
+            specs = [f"{corpus}:{s}" for s in splits]
+        results = {}
+        for spec in specs:
+            docs, report = load_corpus(spec)
+            results[spec.rpartition(":")[2] if ":" in spec else "all"] = corpus_stats(docs, report, tok)
+        output = {"corpus": corpus, "splits": results}
+        if as_json:
+            write_json(output, None)
+            return
+        for name, values in results.items():
+            echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
+                 f"{values['documents_without_spans']} without spans")
+            echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
+            if "round_trip" in values:
+                rt = values["round_trip"]
+                echo(f"  round trip: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
+            for kind, n in values["adjusted_or_dropped"].items():
+                echo(f"  adjusted/dropped: {kind}: {n}")
+            for fact, n in values["facts"].items():
+                echo(f"  {fact}: {n}")
+
+
+@app.command("export")
+def export(
+    corpus: str = typer.Argument(..., help="CORPUS[:SPLIT], e.g. wikievents:test (default split: test)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The .jsonl file to write ('-' for standard output)."),
+) -> None:
+    """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets)."""
+    from eventroles.data.readers.jsonl import write_jsonl
+    from eventroles.data.registry import load_corpus
+
+    with user_errors():
+        docs, report = load_corpus(corpus)
+        if str(output) == "-":
+            count = write_jsonl(docs, sys.stdout)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with output.open("w", encoding="utf-8") as handle:
+                count = write_jsonl(docs, handle)
+        echo(f"wrote {count} documents to {output}", err=True)
+        for kind, n in sorted(report.counts.items()):
+            echo(f"  reader adjusted/dropped: {kind}: {n}", err=True)
+
+
+@app.command("download")
+def download(
+    names: list[str] = typer.Argument(None, help="Corpora to fetch (registry folder names); default: all."),
+    root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
+    mirror: Optional[str] = typer.Option(None, help="Base URL or file:// folder laid out as <mirror>/<repo>/<commit>/<path>."),
+    force: bool = typer.Option(False, help="Fetch again even files that are present and verified."),
+) -> None:
+    """Fetch corpora from their upstream repositories at pinned commits, verifying sha256."""
+    from eventroles.data.download import DEFAULT_MIRROR, available_manifests, default_data_root, download_corpus, load_manifest
+    from eventroles.data.registry import CORPORA
+
+    with user_errors():
+        target = root or default_data_root()
+        folders = {info.name: info.folder for info in CORPORA.values()}
+        for name in names or available_manifests():
+            manifest = load_manifest(folders.get(name, name))
+            echo(f"{manifest.folder}: {len(manifest.files)} files from {manifest.repo}@{manifest.commit[:10]} "
+                 f"(licence: {manifest.licence})")
+            result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
+            echo(f"  {len(result.downloaded)} downloaded, {len(result.skipped)} already present -> {result.path}")
+
+
+@app.command("verify")
+def verify(
+    names: list[str] = typer.Argument(None, help="Corpora to check; default: all."),
+    root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
+) -> None:
+    """Check that downloaded corpora are complete and match their checksums."""
+    from eventroles.data.download import available_manifests, default_data_root, verify_corpus
+
+    with user_errors():
+        target = root or default_data_root()
+        bad = 0
+        for name in names or available_manifests():
+            problems = verify_corpus(name, target)
+            echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
+            for problem in problems:
+                echo(f"  {problem}")
+            bad += len(problems)
+        if bad:
+            raise typer.Exit(1)

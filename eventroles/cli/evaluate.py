@@ -1,0 +1,204 @@
+"""``eventroles evaluate``: score models or any system's predictions against annotated corpora.
+
+The verb only gathers documents (gold from the registry, predictions from models or JSON-lines
+files), hands them to ``eventroles.train.reporting.corpus_report`` and prints or writes what it
+returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from eventroles.data.document import Document
+from eventroles.data.problems import ReadReport
+from eventroles.data.registry import load_corpus, parse_spec
+from eventroles.data.readers.jsonl import read_jsonl_file
+from eventroles.train.metrics import ScoringError, error_examples
+from eventroles.train.reporting import corpus_report, to_markdown, to_text, write_errors
+
+from ._util import UserError, echo, register_user_error, user_errors, write_json
+
+HELP = """Score models, or any system's predictions, against annotated corpora.
+
+Scores: seqeval (entity level, strict IOB2) per role with micro and macro averages; exact and overlap span matching; and, for corpora with entity annotation (muc4, wikievents), CEAF-REE strict as the MUC-4 literature reports it, with GRIT's published result beside it on muc4:test. Only the roles a corpus annotates are scored.
+
+Examples:
+
+  eventroles evaluate runs/muc4 --data muc4:test
+
+  eventroles evaluate -p spacy.jsonl -p gliner.jsonl --data wikievents:test
+
+  eventroles evaluate runs/seed1 runs/seed2 runs/seed3 --data muc4 --seeds --markdown
+"""
+
+
+def register(app: typer.Typer) -> None:
+    register_user_error(ScoringError)
+    app.command("evaluate", help=HELP)(evaluate)
+
+
+def evaluate(
+    models: Optional[list[Path]] = typer.Argument(
+        None,
+        help="Trained model folders to run over each corpus (as written by `eventroles train`).",
+        metavar="MODEL",
+        show_default=False,
+    ),
+    data: list[str] = typer.Option(
+        ...,
+        "--data",
+        "-d",
+        help="Gold corpus as NAME[:SPLIT] from the registry (split defaults to test, e.g. "
+        "muc4:test) or a path to a .jsonl file in the project format. Repeat for several corpora.",
+        show_default=False,
+    ),
+    predictions: list[Path] = typer.Option(
+        [],
+        "--predictions",
+        "-p",
+        help="A system's output in the project JSON-lines format (id, text, spans with character "
+        "offsets and role; label and score optional). Documents are matched to the gold by id; "
+        "with several --data, a file is scored on each corpus it shares document ids with. "
+        "Repeat for several systems.",
+        show_default=False,
+    ),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Write every number (all systems, corpora and counts) as JSON to FILE ('-' for standard output)."
+    ),
+    markdown: bool = typer.Option(False, "--markdown", help="Print markdown tables (for reports) instead of terminal tables."),
+    errors: Optional[Path] = typer.Option(
+        None,
+        "--errors",
+        help="Write false positives and false negatives (exact span match) with their context "
+        "sentence to FILE, one JSON object per line.",
+    ),
+    ceaf: bool = typer.Option(
+        True, "--ceaf/--no-ceaf", help="Also report CEAF-REE strict where the gold corpus has entity annotation."
+    ),
+    seeds: bool = typer.Option(
+        False,
+        "--seeds",
+        help="Treat all given models / prediction files as runs (seeds) of one system and report "
+        "mean ± sample standard deviation instead of one column per system.",
+    ),
+    device: str = typer.Option("auto", "--device", help="Device for MODEL runs: auto, cpu, cuda, cuda:1, mps."),
+) -> None:
+    with user_errors():
+        models = list(models or [])
+        if not models and not predictions:
+            raise UserError("nothing to evaluate: give MODEL folders and/or --predictions FILE")
+        if seeds and len(models) + len(predictions) < 2:
+            raise UserError("--seeds needs at least two models or prediction files (one per seed)")
+        golds = {spec: _load_gold(spec) for spec in data}
+        files = {path: _read_predictions(path) for path in predictions}
+        names = _system_names([*models, *predictions])
+        _check_files_match(files, golds)
+        taggers = {path: _load_tagger(path, device) for path in models}
+
+        report: dict[str, Any] = {"corpora": {}}
+        error_rows: list[dict[str, Any]] = []
+        for spec, (gold, read_report) in golds.items():
+            systems = _systems_for(gold, taggers, files, names, only_corpus=len(golds) == 1)
+            corpus = corpus_report(spec, gold, systems, ceaf=ceaf, seeds=seeds, published=_published(spec, gold))
+            corpus["gold_read_report"] = read_report.as_dict()
+            corpus["prediction_read_reports"] = {
+                names[p]: r.as_dict() for p, (_, r) in files.items() if names[p] in systems
+            }
+            report["corpora"][spec] = corpus
+            if errors is not None:
+                for system, docs in systems.items():
+                    error_rows += [{"corpus": spec, "system": system, **row} for row in error_examples(gold, docs)]
+
+        if errors is not None:
+            count = write_errors(errors, error_rows)
+            echo(f"wrote {count} errors to {errors}", err=True)
+        if json_path is not None:
+            write_json(report, json_path)
+            if str(json_path) == "-":
+                return
+        echo(to_markdown(report) if markdown else to_text(report))
+
+
+def _systems_for(
+    gold: list[Document],
+    taggers: dict[Path, Any],
+    files: dict[Path, tuple[list[Document], ReadReport]],
+    names: dict[Path, str],
+    only_corpus: bool,
+) -> dict[str, list[Document]]:
+    """System name -> predicted documents for one gold corpus (models run on its texts)."""
+    systems: dict[str, list[Document]] = {}
+    for path, tagger in taggers.items():
+        systems[names[path]] = tagger.predict_documents([_blank(doc) for doc in gold])
+    for path, (docs, _) in files.items():
+        if only_corpus or not docs or _shares_ids(docs, gold):
+            systems[names[path]] = docs
+    return systems
+
+
+def _load_gold(spec: str) -> tuple[list[Document], ReadReport]:
+    docs, read_report = load_corpus(spec)
+    if not docs:
+        raise UserError(f"{spec}: the gold corpus has no documents")
+    return docs, read_report
+
+
+def _read_predictions(path: Path) -> tuple[list[Document], ReadReport]:
+    """A prediction file; an empty file is a valid (empty) prediction."""
+    read_report = ReadReport()
+    if path.is_file() and not path.read_bytes().strip():
+        return [], read_report
+    return read_jsonl_file(path, read_report, corpus=path.stem), read_report
+
+
+def _system_names(paths: list[Path]) -> dict[Path, str]:
+    """Short names (folder or file stem); the full path where two would be the same."""
+    stems = [p.stem if p.suffix == ".jsonl" else p.name for p in paths]
+    names: dict[Path, str] = {}
+    for path, stem in zip(paths, stems):
+        if path in names:
+            raise UserError(f"{path} is given twice")
+        names[path] = stem if stems.count(stem) == 1 else str(path)
+    return names
+
+
+def _shares_ids(docs: list[Document], gold: list[Document]) -> bool:
+    ids = {doc.id for doc in gold}
+    return any(doc.id in ids for doc in docs)
+
+
+def _check_files_match(
+    files: dict[Path, tuple[list[Document], ReadReport]], golds: dict[str, tuple[list[Document], ReadReport]]
+) -> None:
+    """A non-empty prediction file must share document ids with at least one gold corpus."""
+    for path, (docs, _) in files.items():
+        if docs and not any(_shares_ids(docs, gold) for gold, _ in golds.values()):
+            raise UserError(
+                f"{path}: none of its document ids is in {', '.join(golds)}; predictions are "
+                "matched to the gold documents by id"
+            )
+
+
+def _blank(doc: Document) -> Document:
+    """The text a model may see: no gold spans, no gold metadata."""
+    return Document(doc.id, doc.text, [], doc.roles, doc.corpus, {})
+
+
+def _load_tagger(path: Path, device: str) -> Any:
+    if not path.is_dir():
+        raise UserError(f"{path}: not a model folder (prediction files go after --predictions)")
+    from eventroles.models.inference import Tagger  # heavy (torch); only when a model is given
+
+    return Tagger.load(path, device=device)
+
+
+def _published(spec: str, gold: list[Document]) -> str | None:
+    """The corpus whose published CEAF-REE result applies: muc4 on its test split."""
+    if spec.endswith(".jsonl"):
+        return None
+    name, split = parse_spec(spec)
+    corpus = gold[0].corpus if gold else name
+    return corpus if corpus == "muc4" and split == "test" else None

@@ -1,0 +1,73 @@
+"""``eventroles init-config``: write a commented starting config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._util import echo, user_errors
+
+TEMPLATE = """\
+# eventroles training config. Every key is checked before training starts: a misspelt key
+# or a wrong type stops with the key path. Override any value on the command line with
+#   eventroles train THIS.yaml --set training.epochs=5
+model:
+  backbone: minilm          # 'minilm' (packaged all-MiniLM-L6-v2), a local model folder, or a hub id
+  roles: [attacker, target, location, time, weapon]
+  word_shape: {word_shape}  # add a capitalisation/digit feature next to an uncased backbone
+  dropout: 0.1
+data:
+  corpora:                  # one entry per corpus: a registry `name` (see `eventroles data list`)
+{corpora}
+training:
+  epochs: {epochs}
+  learning_rate: 5.0e-5     # backbone; the heads use head_learning_rate (default 20x)
+  schedule: linear          # linear | constant | cosine, with warmup_ratio of the steps
+  warmup_ratio: 0.1
+  batch_size: 16
+  gradient_accumulation: 1
+  max_length: 256           # subwords per window; longer articles are cut into overlapping windows
+  stride: 64                # overlap between windows
+  seed: 13
+  eval_every: null          # optimizer steps between dev evaluations (null: once per epoch)
+  checkpoint_every: 200     # steps between resumable checkpoints (`eventroles train --resume`)
+  early_stopping: 3         # evaluations without improvement before stopping (null: never)
+  precision: auto           # auto: bf16 on hardware with bf16 units, else fp32
+output:
+  dir: {output}
+"""
+
+CORPUS = """\
+    - name: {name}          # or `path: folder/` holding train.jsonl, dev.jsonl
+      train: [train]
+      dev: [dev]
+      weight: 1.0           # how often its training windows are drawn per epoch"""
+
+
+def render(corpora: list[str], output: str, epochs: int = 3, word_shape: bool = True) -> str:
+    blocks = "\n".join(CORPUS.format(name=name) for name in corpora)
+    return TEMPLATE.format(corpora=blocks, output=output, epochs=epochs, word_shape=str(word_shape).lower())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init-config")
+    def init_config(
+        path: Path = typer.Argument(Path("config.yaml"), help="Where to write the config."),
+        corpus: list[str] = typer.Option(["sample"], "--corpus", "-c", help="Registry corpora to train on (repeatable)."),
+        output: str = typer.Option("output/model", help="The model folder the config will write."),
+        force: bool = typer.Option(False, help="Overwrite an existing file."),
+    ) -> None:
+        """Write a commented starting config that validates as it is."""
+        from eventroles.train.config import config_from_dict
+
+        import yaml
+
+        with user_errors():
+            if path.exists() and not force:
+                raise FileExistsError(f"{path} exists; use --force to overwrite it")
+            text = render(corpus, output)
+            config_from_dict(yaml.safe_load(text), str(path))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            echo(f"wrote {path}; train with: eventroles train {path}")

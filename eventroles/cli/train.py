@@ -1,0 +1,46 @@
+"""``eventroles train CONFIG``: one YAML file -> a trained model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._util import echo, register_user_error, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    from eventroles.models.backbone import BackboneError
+    from eventroles.train.config import ConfigError
+
+    register_user_error(ConfigError)
+    register_user_error(BackboneError)
+
+    @app.command("train")
+    def train_cli(
+        config: Path = typer.Argument(..., help="A YAML config (see `eventroles init-config`)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output.dir)."),
+        overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config value: section.key=value (repeatable)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Fine-tune an event-role tagger as the config says; writes the model folder atomically.
+
+        Runs on CPU or GPU as available; for several GPUs or machines use
+        `accelerate launch -m eventroles.cli train CONFIG`.
+        """
+        from eventroles.train.config import load_config
+        from eventroles.train.trainer import train
+
+        with user_errors():
+            extra = list(overrides or [])
+            if output is not None:
+                extra.append(f"output.dir={output}")
+            cfg = load_config(config, extra)
+            result = train(cfg, resume=resume, progress=progress, log=echo)
+            stats = result.stats
+            echo(f"model written to {result.model_dir}")
+            echo(f"best dev micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}; "
+                 f"{stats['train_seconds']} s training, {stats['train_subwords_per_s']} subwords/s, "
+                 f"peak memory {stats['peak_memory_mb']} MB, {stats['precision']} on {stats['device']}")

@@ -1,0 +1,1 @@
+"""The tagger network, decoding, save and load, inference."""

@@ -1,0 +1,66 @@
+"""From subword scores to character spans, free of the network (unit-tested with arrays).
+
+Merge rule for long documents: each subword's scores come from the window where it sits most
+centrally. Each word takes its first subword's scores; per head, the argmax B/I/O tags are
+decoded into runs of words (an orphan I starts a span), and a span's score is the mean
+probability of the tags chosen over its words.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from eventroles.data.document import Document, Span
+from eventroles.data.encoding import Alignment, central_window, head_runs, untagged_words
+from eventroles.data.tags import TagSet
+
+
+def merge_windows(
+    n_subwords: int, bounds: Sequence[tuple[int, int]], window_probs: Sequence[np.ndarray]
+) -> np.ndarray:
+    """``[n_subwords, heads, 3]`` probabilities, each row from its most central window."""
+    if n_subwords == 0:
+        heads = window_probs[0].shape[1] if window_probs else 0
+        return np.zeros((0, heads, 3), dtype=np.float32)
+    owner = central_window(bounds, n_subwords)
+    merged = np.empty((n_subwords, *window_probs[0].shape[1:]), dtype=np.float32)
+    for index, (start, end) in enumerate(bounds):
+        rows = np.flatnonzero(owner == index)
+        if len(rows):
+            merged[rows] = window_probs[index][rows - start]
+    return merged
+
+
+def word_probabilities(alignment: Alignment, subword_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-word probabilities ``[n_words, heads, 3]`` and a mask of words that have a subword."""
+    has = alignment.first_subword >= 0
+    probs = np.zeros((len(alignment.first_subword), *subword_probs.shape[1:]), dtype=np.float32)
+    probs[has] = subword_probs[alignment.first_subword[has]]
+    return probs, has
+
+
+def decode_spans(
+    doc: Document, alignment: Alignment, subword_probs: np.ndarray, tagset: TagSet
+) -> tuple[list[Span], dict[tuple[int, int, str], float]]:
+    """Spans and their scores for one document."""
+    probs, has = word_probabilities(alignment, subword_probs)
+    tags = untagged_words(probs.argmax(axis=-1), alignment)
+    chosen = probs.max(axis=-1)
+    spans: list[Span] = []
+    scores: dict[tuple[int, int, str], float] = {}
+    for start, end, head, first, last in head_runs(doc, tags):
+        role = tagset.roles[head]
+        label = tagset.tags[head] if tagset.by == "label" else None
+        span = Span(start, end, role, label)
+        words = [w for w in range(first, last) if has[w]]
+        score = float(chosen[words, head].mean()) if words else 0.0
+        key = (start, end, role)
+        if key in scores:  # two native tags of one role on the same words: keep the surer one
+            if score <= scores[key]:
+                continue
+            spans = [s for s in spans if (s.start, s.end, s.role) != key]
+        spans.append(span)
+        scores[key] = score
+    return sorted(spans), scores

@@ -1,0 +1,175 @@
+"""Label new articles: ``Tagger.load(folder)`` then ``tagger(text)``.
+
+Split as preprocess (words, subwords, windows) -> forward (length-sorted batches under the
+chosen precision) -> postprocess (window merge, decoding to character spans). Offsets in the
+output always index the text given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from eventroles.data.document import Document
+from eventroles.data.encoding import Alignment, align, window_bounds
+
+from .decoding import decode_spans, merge_windows
+from .network import RoleTagger
+from .precision import autocast, quantize_int8, resolve_device, resolve_precision
+from .storage import ModelMeta, load_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WindowBatchItem:
+    doc: int
+    window: int
+    start: int
+    end: int
+
+
+@dataclass
+class Prepared:
+    docs: list[Document]
+    alignments: list[Alignment]
+    bounds: list[list[tuple[int, int]]]
+
+
+class Tagger:
+    """A trained model ready to label text on a device at a precision."""
+
+    def __init__(
+        self,
+        model: RoleTagger,
+        tokenizer: Any,
+        meta: ModelMeta,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int = 32,
+        max_length: int | None = None,
+        stride: int | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.meta = meta
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_length = max_length or meta.max_length
+        self.stride = meta.stride if stride is None else stride
+        model = model.eval()
+        if self.precision == "int8":
+            model = quantize_int8(model)
+        self.model = model.to(self.device)
+        self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "auto", precision: str = "auto", **options: Any) -> "Tagger":
+        model, tokenizer, meta = load_model(Path(folder))
+        return cls(model, tokenizer, meta, device=device, precision=precision, **options)
+
+    # -- public API ---------------------------------------------------------------------------
+    def __call__(self, texts: str | Sequence[str]) -> Any:
+        """Spans for one text (a list of dicts) or for a list of texts (a list of such lists)."""
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        docs = [Document(str(i), text, roles=frozenset(self.meta.tagset.roles)) for i, text in enumerate(batch)]
+        results = [span_dicts(doc) for doc in self.predict_documents(docs)]
+        return results[0] if single else results
+
+    def predict_documents(self, docs: Sequence[Document]) -> list[Document]:
+        """Copies of ``docs`` whose spans are the predictions (scores in ``meta['span_scores']``)."""
+        prepared = self.preprocess(docs)
+        probs = self.forward(prepared)
+        return self.postprocess(prepared, probs)
+
+    def pipe(self, docs: Iterable[Document], chunk_size: int = 64) -> Iterator[Document]:
+        """Stream predictions, holding only ``chunk_size`` documents in memory at a time."""
+        chunk: list[Document] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= chunk_size:
+                yield from self.predict_documents(chunk)
+                chunk = []
+        if chunk:
+            yield from self.predict_documents(chunk)
+
+    # -- stages ------------------------------------------------------------------------------
+    def preprocess(self, docs: Sequence[Document]) -> Prepared:
+        alignments = align(self.tokenizer, docs)
+        content = self.max_length - 2
+        bounds = [window_bounds(len(a), content, min(self.stride, content - 1)) for a in alignments]
+        return Prepared(list(docs), alignments, bounds)
+
+    @torch.inference_mode()
+    def forward(self, prepared: Prepared) -> list[list[np.ndarray]]:
+        """Probabilities per document and window, ``[window_length, heads, 3]`` each."""
+        items = [
+            WindowBatchItem(d, w, s, e)
+            for d, doc_bounds in enumerate(prepared.bounds)
+            for w, (s, e) in enumerate(doc_bounds)
+            if e > s
+        ]
+        items.sort(key=lambda item: item.end - item.start, reverse=True)
+        out: list[list[np.ndarray]] = [[np.zeros((0,))] * len(b) for b in prepared.bounds]
+        use_shapes = self.meta.word_shape
+        for begin in range(0, len(items), self.batch_size):
+            batch = items[begin : begin + self.batch_size]
+            width = max(item.end - item.start for item in batch) + 2
+            ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            shapes = np.zeros((len(batch), width), dtype=np.int64)
+            for row, item in enumerate(batch):
+                alignment = prepared.alignments[item.doc]
+                n = item.end - item.start
+                ids[row, 0] = self.cls_id
+                ids[row, 1 : n + 1] = alignment.input_ids[item.start : item.end]
+                ids[row, n + 1] = self.sep_id
+                mask[row, : n + 2] = 1
+                if use_shapes:
+                    shapes[row, 1 : n + 1] = alignment.shapes[item.start : item.end]
+            with autocast(self.device, self.precision):
+                logits = self.model(
+                    torch.from_numpy(ids).to(self.device),
+                    torch.from_numpy(mask).to(self.device),
+                    torch.from_numpy(shapes).to(self.device) if use_shapes else None,
+                )
+            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            for row, item in enumerate(batch):
+                out[item.doc][item.window] = probs[row, 1 : item.end - item.start + 1]
+        return out
+
+    def postprocess(self, prepared: Prepared, probs: list[list[np.ndarray]]) -> list[Document]:
+        results = []
+        for doc, alignment, bounds, window_probs in zip(prepared.docs, prepared.alignments, prepared.bounds, probs):
+            if len(alignment) == 0:
+                spans, scores = [], {}
+            else:
+                merged = merge_windows(len(alignment), bounds, window_probs)
+                spans, scores = decode_spans(doc, alignment, merged, self.meta.tagset)
+            out = Document(doc.id, doc.text, spans, frozenset(self.meta.tagset.roles), doc.corpus, {**doc.meta, "span_scores": scores})
+            results.append(out)
+        return results
+
+
+def span_dicts(doc: Document) -> list[dict[str, Any]]:
+    scores = doc.meta.get("span_scores", {})
+    return [
+        {
+            "start": span.start,
+            "end": span.end,
+            "role": span.role,
+            "text": doc.span_text(span),
+            "score": round(float(scores.get((span.start, span.end, span.role), 0.0)), 4),
+            **({"label": span.label} if span.label else {}),
+        }
+        for span in doc.spans
+    ]

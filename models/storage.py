@@ -1,0 +1,140 @@
+"""Save and load trained models: one folder, written atomically, loadable with no network.
+
+Layout: ``model.safetensors`` (backbone + heads), ``tokenizer*`` files, ``eventroles.json``
+(tag set, backbone config, options, the resolved training config, corpora, dev metrics,
+package version). Weights are read with safetensors only: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from eventroles import __version__
+from eventroles.data.tags import TagSet
+
+from .backbone import backbone_from_config
+from .network import RoleTagger
+
+WEIGHTS = "model.safetensors"
+META = "eventroles.json"
+FORMAT_VERSION = 1
+
+
+class ModelFolderError(Exception):
+    """A model folder that is missing, incomplete or not an eventroles model."""
+
+
+@dataclass
+class ModelMeta:
+    tagset: TagSet
+    backbone_config: dict[str, Any]
+    word_shape: bool = False
+    max_length: int = 256
+    stride: int = 64
+    info: dict[str, Any] = field(default_factory=dict)  # config, corpora, dev metrics...
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "eventroles_version": __version__,
+            "tagset": self.tagset.to_dict(),
+            "backbone_config": self.backbone_config,
+            "word_shape": self.word_shape,
+            "max_length": self.max_length,
+            "stride": self.stride,
+            **self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
+        known = {"format_version", "eventroles_version", "tagset", "backbone_config", "word_shape", "max_length", "stride"}
+        return cls(
+            TagSet.from_dict(data["tagset"]),
+            data["backbone_config"],
+            bool(data.get("word_shape", False)),
+            int(data.get("max_length", 256)),
+            int(data.get("stride", 64)),
+            {k: v for k, v in data.items() if k not in known},
+        )
+
+
+def backbone_config_dict(model: RoleTagger) -> dict[str, Any]:
+    config = model.backbone.config.to_dict()
+    keep = {k: v for k, v in config.items() if not k.startswith("_") and k not in ("architectures", "transformers_version", "torch_dtype", "dtype")}
+    keep["model_type"] = model.backbone.config.model_type
+    return keep
+
+
+def save_model(model: RoleTagger, tokenizer: Any, meta: ModelMeta, folder: Path) -> Path:
+    """Write the model folder atomically: a temporary sibling folder, then a rename."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
+        tokenizer.save_pretrained(str(staging))
+        (staging / META).write_text(json.dumps(meta.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        if folder.exists():
+            trash = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(trash, ignore_errors=True)
+            os.replace(folder, trash)
+            os.replace(staging, folder)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def read_meta(folder: Path) -> ModelMeta:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"model folder {folder} does not exist")
+    missing = [name for name in (META, WEIGHTS) if not (folder / name).is_file()]
+    if missing:
+        raise ModelFolderError(
+            f"model folder {folder} is incomplete: missing {', '.join(missing)} "
+            "(is it an eventroles model folder written by `eventroles train`?)"
+        )
+    try:
+        return ModelMeta.from_dict(json.loads((folder / META).read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ModelFolderError(f"{folder / META} is not a valid eventroles metadata file: {error}") from None
+
+
+def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
+    from transformers import AutoTokenizer
+
+    folder = Path(folder)
+    meta = read_meta(folder)
+    backbone = backbone_from_config(meta.backbone_config)
+    model = RoleTagger(backbone, len(meta.tagset.tags), word_shape=meta.word_shape)
+    try:
+        state = load_file(str(folder / WEIGHTS))
+    except Exception as error:  # safetensors raises its own error types
+        raise ModelFolderError(f"{folder / WEIGHTS} could not be read: {error}") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ModelFolderError(
+            f"{folder / WEIGHTS} does not match the model described in {META}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+    except (OSError, ValueError) as error:
+        raise ModelFolderError(f"model folder {folder} has no usable tokenizer: {error}") from None
+    tokenizer.model_max_length = 10**9
+    model.eval()
+    return model, tokenizer, meta

@@ -1,0 +1,191 @@
+"""``eventroles evaluate`` on tiny invented JSON-lines files (the predictions path)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eventroles.cli import app, _register
+
+SHARED = Path(os.environ.get("EVENTROLES_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"real corpora not found at {SHARED} (set EVENTROLES_SHARED_DATA)"
+)
+
+TEXT_A = "Rebels attacked the town of Kafr on Sunday. Police said the rebels fled north."
+TEXT_B = "Gunmen shot two guards near the bank in Homs on Friday night."
+
+
+def span(text: str, phrase: str, role: str, label: str | None = None) -> dict:
+    start = text.index(phrase)
+    item = {"start": start, "end": start + len(phrase), "role": role}
+    if label:
+        item["label"] = label
+    return item
+
+
+GOLD = [
+    {"id": "a", "text": TEXT_A, "roles": ["attacker", "target", "location", "time"],
+     "spans": [span(TEXT_A, "Rebels", "attacker", "PerpOrg"), span(TEXT_A, "the town of Kafr", "target", "Target"),
+               span(TEXT_A, "Kafr", "location"), span(TEXT_A, "Sunday", "time")],
+     "meta": {"entities": {"PerpOrg": [["rebels", "the rebels"]], "Target": [["the town of Kafr"]]}}},
+    {"id": "b", "text": TEXT_B, "roles": ["attacker", "target", "location", "time"],
+     "spans": [span(TEXT_B, "Gunmen", "attacker", "PerpInd"), span(TEXT_B, "two guards", "target", "Victim"),
+               span(TEXT_B, "Homs", "location"), span(TEXT_B, "Friday night", "time")],
+     "meta": {"entities": {"PerpInd": [["gunmen"]], "Victim": [["two guards"]]}}},
+]
+GOOD = [
+    {"id": "a", "text": TEXT_A, "spans": [span(TEXT_A, "Rebels", "attacker", "PerpOrg"),
+                                          span(TEXT_A, "Police", "attacker", "PerpInd") | {"score": 0.61}]},
+    {"id": "b", "text": TEXT_B, "spans": [span(TEXT_B, "Gunmen", "attacker", "PerpInd"),
+                                          span(TEXT_B, "two guards", "target", "Victim"),
+                                          span(TEXT_B, "Homs", "location"), span(TEXT_B, "Friday", "time")]},
+]
+WEAK = [{"id": "b", "text": TEXT_B, "spans": [span(TEXT_B, "Gunmen", "attacker", "PerpInd")]}]
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    if not any(c.name == "evaluate" for c in app.registered_commands):
+        _register()
+    return CliRunner()
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "gold": write(tmp_path / "gold.jsonl", GOLD),
+        "good": write(tmp_path / "good.jsonl", GOOD),
+        "weak": write(tmp_path / "weak.jsonl", WEAK),
+    }
+
+
+def run(runner: CliRunner, *args: str | Path):
+    return runner.invoke(app, ["evaluate", *map(str, args)])
+
+
+def test_scores_a_prediction_file(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = run(runner, "--data", files["gold"], "--predictions", files["good"], "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "seqeval (entity level, strict IOB2)" in result.output and "CEAF-REE" in result.output
+    report = json.loads(out.read_text())
+    scores = report["corpora"][str(files["gold"])]["systems"]["good"]
+    # Correct: Rebels, Gunmen, two guards, Homs (4 of 6 predicted, 4 of 8 gold).
+    assert scores["seqeval"]["micro"]["precision"] == pytest.approx(4 / 6)
+    assert scores["seqeval"]["micro"]["recall"] == pytest.approx(4 / 8)
+    # CEAF-REE over native labels: rebels, gunmen, two guards matched; police is a false positive.
+    ceaf = scores["ceaf"]["scores"]["micro"]
+    assert (ceaf["correct"], ceaf["predicted"], ceaf["support"]) == (3, 4, 4)
+
+
+def test_empty_prediction_file_gives_zero_recall(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "r.json"
+    result = run(runner, "-d", files["gold"], "-p", empty, "--json", out)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(out.read_text())["corpora"][str(files["gold"])]["systems"]["empty"]
+    assert scores["seqeval"]["micro"]["recall"] == 0.0
+    assert scores["missing_predictions"] == 2
+
+
+def test_several_systems_give_one_comparison_table(runner: CliRunner, files: dict[str, Path]) -> None:
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "-p", files["weak"], "--no-ceaf")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "good" in line)
+    assert "weak" in header
+    assert "CEAF-REE" not in result.output
+    assert "missing predictions: 1" in result.output  # weak.jsonl has no document "a"
+
+
+def test_markdown_output(runner: CliRunner, files: dict[str, Path]) -> None:
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "--markdown")
+    assert result.exit_code == 0, result.output
+    assert "| role | P | R | F1 | support |" in result.output
+    assert "| **micro** |" in result.output
+
+
+def test_seeds_report_mean_and_std(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "seeds.json"
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "-p", files["weak"], "--seeds", "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "mean ± std (2 runs)" in result.output
+    corpus = json.loads(out.read_text())["corpora"][str(files["gold"])]
+    recall = corpus["mean_std"]["seqeval"]["micro"]["recall"]
+    runs = [corpus["systems"][s]["seqeval"]["micro"]["recall"] for s in ("good", "weak")]
+    assert recall["mean"] == pytest.approx(sum(runs) / 2)
+    assert recall["std"] == pytest.approx(abs(runs[0] - runs[1]) / 2**0.5)  # sample std
+
+
+def test_errors_file(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    errors = tmp_path / "errors.jsonl"
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "--errors", errors)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in errors.read_text().splitlines()]
+    police = next(r for r in rows if r["text"] == "Police")
+    assert police["kind"] == "false_positive" and police["system"] == "good"
+    assert police["sentence"] == "Police said the rebels fled north."
+    assert any(r["kind"] == "false_negative" and r["text"] == "Friday night" for r in rows)
+
+
+def test_json_to_standard_output(runner: CliRunner, files: dict[str, Path]) -> None:
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "--json", "-")
+    assert result.exit_code == 0, result.output
+    assert "corpora" in json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "nothing to evaluate"),
+        (["-p", "GOOD", "--seeds"], "--seeds needs at least two"),
+        (["-p", "MISSING"], "no such file"),
+        (["-p", "CHANGED"], "differs from the gold text"),
+        (["-p", "OTHER"], "none of its document ids"),
+    ],
+)
+def test_user_errors_exit_1_with_a_message(
+    runner: CliRunner, files: dict[str, Path], tmp_path: Path, extra: list[str], message: str
+) -> None:
+    paths = {
+        "GOOD": files["good"],
+        "MISSING": tmp_path / "missing.jsonl",
+        "CHANGED": write(tmp_path / "changed.jsonl", [{"id": "a", "text": TEXT_A.upper(), "spans": []}]),
+        "OTHER": write(tmp_path / "other.jsonl", [{"id": "zz", "text": "x", "spans": []}]),
+    }
+    result = run(runner, "-d", files["gold"], *[str(paths.get(a, a)) for a in extra])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@needs_shared
+def test_muc4_gold_as_predictions_beside_grit(runner: CliRunner, tmp_path: Path, monkeypatch) -> None:
+    registry = pytest.importorskip("eventroles.data.registry")
+    from eventroles.data.readers.jsonl import write_jsonl
+
+    try:
+        docs, _ = registry.load_corpus("muc4:test", root=SHARED)
+    except Exception as error:  # reader still being written: skip, do not fail this file
+        pytest.skip(f"cannot load muc4:test yet: {error}")
+    predictions = tmp_path / "gold_as_pred.jsonl"  # temporary copy, never in the repository
+    with predictions.open("w", encoding="utf-8") as handle:
+        write_jsonl(docs, handle)
+    monkeypatch.setenv("EVENTROLES_DATA", str(SHARED))
+    out = tmp_path / "muc4.json"
+    result = run(runner, "-d", "muc4:test", "-p", predictions, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "GRIT, published" in result.output and "54.50" in result.output
+    scores = json.loads(out.read_text())["corpora"]["muc4:test"]["systems"]["gold_as_pred"]
+    assert scores["seqeval"]["micro"]["f1"] == 1.0
+    assert scores["ceaf"]["scores"]["micro"]["recall"] >= 0.995

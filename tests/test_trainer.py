@@ -1,0 +1,89 @@
+"""Training mechanics on the tiny random-weight smoke config: resume, partial annotation, seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from eventroles.train.config import load_config
+from eventroles.train.trainer import TrainingInterrupted, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+FIXTURES = ROOT / "tests" / "fixtures"
+QUIET = {"progress": False, "log": lambda message: None}
+
+
+def smoke_config(out: Path, *overrides: str):
+    return load_config(SMOKE, [f"output.dir={out}", *overrides])
+
+
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Path) -> None:
+    full = train(smoke_config(tmp_path / "full"), **QUIET)
+
+    config = smoke_config(tmp_path / "resumed")
+    with pytest.raises(TrainingInterrupted):
+        train(config, stop_after_steps=20, **QUIET)  # dies 5 steps after the checkpoint at 15
+    assert not (tmp_path / "resumed").exists(), "a crashed run must not leave a model folder"
+    resumed = train(config, resume=True, **QUIET)
+
+    assert resumed.state.history == full.state.history
+    assert resumed.best_dev["score"] == pytest.approx(full.best_dev["score"])
+    a = load_file(str(full.model_dir / "model.safetensors"))
+    b = load_file(str(resumed.model_dir / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert (a[name] - b[name]).abs().max().item() < 1e-6, name
+
+
+def test_same_seed_gives_same_model_and_other_seed_does_not(tmp_path: Path) -> None:
+    short = ["training.epochs=3", "training.checkpoint_every=null"]
+    first = train(smoke_config(tmp_path / "a", *short), **QUIET)
+    second = train(smoke_config(tmp_path / "b", *short), **QUIET)
+    third = train(smoke_config(tmp_path / "c", *short, "training.seed=8"), **QUIET)
+    wa, wb, wc = (load_file(str(r.model_dir / "model.safetensors")) for r in (first, second, third))
+    assert all((wa[k] == wb[k]).all() for k in wa)
+    assert any((wa[k] != wc[k]).any() for k in wa)
+
+
+def test_model_folder_records_config_corpora_and_dev_metrics(tmp_path: Path) -> None:
+    result = train(smoke_config(tmp_path / "m", "training.epochs=2"), **QUIET)
+    meta = json.loads((result.model_dir / "eventroles.json").read_text())
+    assert meta["tagset"]["roles"] == ["attacker", "target", "location", "time", "weapon"]
+    assert meta["config"]["training"]["epochs"] == 2
+    assert meta["corpora"][0]["train_documents"] == 24
+    assert "seqeval" in meta["dev_metrics"]["corpora"]["smoke"]
+    assert meta["eventroles_version"]
+    assert not list(tmp_path.glob(".m.*")), "no staging folder may be left behind"
+
+
+def _claims_time(folder: Path, out: Path) -> Path:
+    """A copy of a corpus that (wrongly) says it annotates time, so its time words become 'O'."""
+    out.mkdir()
+    for split in ("train", "dev", "test"):
+        lines = []
+        for line in (folder / f"{split}.jsonl").read_text().splitlines():
+            doc = json.loads(line)
+            doc["roles"] = sorted(set(doc["roles"]) | {"time"})
+            lines.append(json.dumps(doc))
+        (out / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_corpus_without_time_annotation_does_not_unteach_time(tmp_path: Path) -> None:
+    """24 documents with time spans + 72 that do not annotate time: time is still predicted.
+    The control, where the 72 documents claim to annotate time, learns that time is absent."""
+
+    def run(second: Path, name: str) -> dict:
+        corpora = f"data.corpora=[{{path: {FIXTURES / 'smoke'}}}, {{path: {second}, dev: []}}]"
+        config = smoke_config(tmp_path / name, corpora, "training.epochs=12", "training.checkpoint_every=null",
+                              "training.eval_every=null")
+        return train(config, **QUIET).best_dev["corpora"]["smoke"]["seqeval"]["time"]
+
+    partial = run(FIXTURES / "smoke_notime", "partial")
+    control = run(_claims_time(FIXTURES / "smoke_notime", tmp_path / "claims_time"), "control")
+    assert partial["recall"] >= 0.5
+    assert partial["recall"] > control["recall"] + 0.3

@@ -1,0 +1,80 @@
+"""Word segmentation: the backbone-independent unit that spans are snapped to and scored over."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventroles.data.words import snap_to_words, split_words
+
+
+def _words(text: str) -> list[str]:
+    words = split_words(text)
+    return [text[s:e] for s, e in zip(words.starts, words.ends)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rebels attacked Kyiv.", ["Rebels", "attacked", "Kyiv", "."]),
+        ("U.S.-led raid", ["U", ".", "S", ".", "-", "led", "raid"]),
+        ("a©b", ["a", "©", "b"]),
+        ("bomb 💣 hit", ["bomb", "💣", "hit"]),
+        ("東京で爆発", ["東京で爆発"]),
+        ("car_bomb 2024", ["car_bomb", "2024"]),
+        ("x\r\ny\tz   w", ["x", "y", "z", "w"]),
+        ("café naïve", ["café", "naïve"]),
+        ("", []),
+        ("   \n\t ", []),
+    ],
+)
+def test_split_words(text: str, expected: list[str]) -> None:
+    assert _words(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Decomposed accents (NFD): the combining mark belongs to its letter's word.
+        ("Bogota\u0301 fell", ["Bogota\u0301", "fell"]),
+        ("e\u0301te\u0301", ["e\u0301te\u0301"]),
+        # Devanagari vowel signs and virama are marks, not word breaks.
+        ("नमस्ते दिल्ली", ["नमस्ते", "दिल्ली"]),
+        # A mark after punctuation stays on that character.
+        ("\"\u0301x", ["\"\u0301", "x"]),
+    ],
+)
+def test_combining_marks_stay_in_their_word(text: str, expected: list[str]) -> None:
+    assert _words(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\ufeffA\u00a0b\u2028c\u200bd", "x\r\ny\tz   w", "e\u0301 👨\u200d👩 東京 a©b", "  lead and trail  "],
+)
+def test_words_cover_every_non_space_character_in_order(text: str) -> None:
+    words = split_words(text)
+    pieces = [text[s:e] for s, e in zip(words.starts, words.ends)]
+    assert all(piece and not any(ch.isspace() for ch in piece) for piece in pieces)
+    assert list(words.starts) == sorted(words.starts)
+    assert all(e <= s for e, s in zip(words.ends, words.starts[1:]))  # no overlap
+    assert "".join(pieces) == "".join(ch for ch in text if not ch.isspace())
+
+
+def test_covering_returns_overlapping_words() -> None:
+    words = split_words("the car bomb exploded")  # words at 0-3, 4-7, 8-12, 13-21
+    assert words.covering(4, 12) == (1, 3)
+    assert words.covering(5, 9) == (1, 3)  # partial words on both sides
+    assert words.covering(3, 4) is None  # only the space
+    assert words.covering(0, 21) == (0, 4)
+    assert words.covering(21, 21) is None
+
+
+def test_snap_to_words_widens_partial_spans() -> None:
+    text = "the car bomb exploded"
+    words = split_words(text)
+    assert snap_to_words(words, 5, 10) == (4, 12)
+    assert text[4:12] == "car bomb"
+    assert snap_to_words(words, 4, 12) == (4, 12)
+    assert snap_to_words(words, 3, 4) is None
+    # Surrounding spaces are dropped, not kept.
+    assert snap_to_words(words, 3, 8) == (4, 7)

@@ -1,0 +1,218 @@
+"""Experiment configs: one YAML file, validated into typed sections before anything runs.
+
+Unknown keys are rejected, numbers are coerced (``1e-5`` is a float, not a string), defaults
+live here once, and every error names the key path and the file. ``--set a.b=c`` overrides
+any value from the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from eventroles.data.registry import CORPORA
+from eventroles.data.roles import ROLES
+from eventroles.data.tags import TagSet
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file and the key path."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RandomBackboneConfig(Section):
+    """A tiny random BERT (for tests and smoke runs); uses the ``tokenizer`` backbone's vocabulary."""
+
+    hidden_size: int = Field(32, ge=8)
+    num_hidden_layers: int = Field(2, ge=1)
+    num_attention_heads: int = Field(2, ge=1)
+    intermediate_size: int = Field(64, ge=8)
+    tokenizer: str = "minilm"
+
+
+class ModelConfig(Section):
+    backbone: str = Field("minilm", description="'minilm' (packaged all-MiniLM-L6-v2), a local folder, or a hub id")
+    random: RandomBackboneConfig | None = None
+    roles: list[str] = Field(default_factory=lambda: list(ROLES))
+    native_tags: dict[str, str] | None = Field(
+        None, description="train corpus-native labels as heads, each mapped to a role (e.g. MUC-4's PerpInd: attacker)"
+    )
+    word_shape: bool = False
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        for role in roles:
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        if not roles or len(set(roles)) != len(roles):
+            raise ValueError("roles must be a non-empty list without repeats")
+        return roles
+
+    @field_validator("native_tags")
+    @classmethod
+    def _native_roles(cls, tags: dict[str, str] | None) -> dict[str, str] | None:
+        for tag, role in (tags or {}).items():
+            if role not in ROLES:
+                raise ValueError(f"tag {tag!r} maps to unknown role {role!r}; roles: {', '.join(ROLES)}")
+        return tags
+
+    def tagset(self) -> TagSet:
+        if self.native_tags:
+            return TagSet.from_labels(self.native_tags)
+        return TagSet.from_roles(self.roles)
+
+
+class CorpusConfig(Section):
+    name: str | None = Field(None, description="a registry corpus (see `eventroles data list`)")
+    path: Path | None = Field(None, description="or a folder holding train.jsonl / dev.jsonl / test.jsonl")
+    train: list[str] = Field(default_factory=lambda: ["train"])
+    dev: list[str] = Field(default_factory=lambda: ["dev"])
+    weight: float = Field(1.0, gt=0.0, description="how often each training window is drawn per epoch")
+    roles: list[str] | None = Field(None, description="use only these of the corpus's roles")
+    role_map: dict[str, str | None] = Field(default_factory=dict, description="rename roles; null drops one")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "CorpusConfig":
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of 'name' (a registry corpus) or 'path' (a folder of .jsonl files)")
+        if self.name is not None and self.name not in CORPORA:
+            raise ValueError(f"unknown corpus {self.name!r}; known: {', '.join(CORPORA)}")
+        for role in list(self.roles or []) + [r for r in self.role_map.values() if r] + list(self.role_map):
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(self.path or "").name
+
+
+class DataConfig(Section):
+    corpora: list[CorpusConfig] = Field(min_length=1)
+
+
+class TrainingConfig(Section):
+    epochs: float = Field(3, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
+    learning_rate: float = Field(5e-5, gt=0)
+    head_learning_rate: float | None = Field(None, gt=0, description="default: 20x learning_rate")
+    schedule: Literal["linear", "constant", "cosine"] = "linear"
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    batch_size: int = Field(16, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    max_length: int = Field(256, ge=8)
+    stride: int = Field(64, ge=0)
+    seed: int = 13
+    eval_every: int | None = Field(None, ge=1, description="optimizer steps between dev evaluations (default: each epoch)")
+    checkpoint_every: int | None = Field(None, ge=1, description="optimizer steps between resumable checkpoints")
+    early_stopping: int | None = Field(None, ge=1, description="stop after this many evaluations without improvement")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: str = "auto"
+    max_grad_norm: float = Field(1.0, gt=0)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> "TrainingConfig":
+        if self.stride >= self.max_length - 2:
+            raise ValueError(f"stride ({self.stride}) must be smaller than max_length - 2 ({self.max_length - 2})")
+        return self
+
+
+class OutputConfig(Section):
+    dir: Path = Field(Path("output/model"), description="the trained model folder")
+    run_dir: Path | None = Field(None, description="checkpoints and logs (default: <dir>.run)")
+
+    def resolved_run_dir(self) -> Path:
+        return self.run_dir or self.dir.with_name(self.dir.name + ".run")
+
+
+class Config(Section):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid config"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    key, _, raw = text.partition("=")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {error}") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = data
+        for part in path[:-1]:
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {text!r}: {part!r} is not an index of the list")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {text!r}: {part!r} is not a section")
+        if isinstance(node, list):
+            node[int(path[-1])] = value
+        else:
+            node[path[-1]] = value
+    return data
+
+
+def config_from_dict(data: Any, source: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a config must be a YAML mapping with sections model, data, training, output")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error, source)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read, override and validate a YAML config; relative corpus paths are resolved against it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    data = apply_overrides(data, overrides or [])
+    config = config_from_dict(data, str(path))
+    for corpus in config.data.corpora:
+        if corpus.path is not None and not corpus.path.is_absolute():
+            candidate = (path.parent / corpus.path).resolve()
+            if candidate.exists() or not corpus.path.exists():
+                corpus.path = candidate
+    return config
+
+
+def config_to_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False)

@@ -1,0 +1,67 @@
+"""Training and dev documents as a config asks for them: which corpora, splits and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from eventroles.data.document import Document, Span
+from eventroles.data.problems import CorpusNotFoundError, ReadReport
+from eventroles.data.readers.jsonl import read_jsonl_file
+from eventroles.data.registry import get_corpus, load_corpus
+
+from .config import Config, CorpusConfig
+
+
+@dataclass
+class LoadedCorpus:
+    label: str
+    weight: float
+    train: list[Document]
+    dev: list[Document]
+    report: ReadReport = field(default_factory=ReadReport)
+    source: dict = field(default_factory=dict)
+
+
+def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:
+    """Apply a corpus entry's ``role_map`` and ``roles`` filter to one document."""
+    role_map = corpus.role_map
+    spans: list[Span] = []
+    for span in doc.spans:
+        role = role_map.get(span.role, span.role)
+        if role is None:
+            continue
+        spans.append(replace(span, role=role))
+    roles = {role_map.get(r, r) for r in doc.roles} - {None}
+    if corpus.roles is not None:
+        roles &= set(corpus.roles)
+        spans = [s for s in spans if s.role in roles]
+    return replace(doc, spans=sorted(spans), roles=frozenset(roles))  # type: ignore[arg-type]
+
+
+def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Document]:
+    if corpus.path is not None:
+        path = corpus.path / f"{split}.jsonl"
+        if not path.is_file():
+            raise CorpusNotFoundError(f"corpus folder {corpus.path} has no {split}.jsonl")
+        return read_jsonl_file(path, report, corpus=corpus.label)
+    docs, split_report = load_corpus(f"{corpus.name}:{split}")
+    report.merge(split_report)
+    return docs
+
+
+def load_corpora(config: Config) -> list[LoadedCorpus]:
+    loaded = []
+    for corpus in config.data.corpora:
+        report = ReadReport()
+        train = [restrict_roles(d, corpus) for split in corpus.train for d in _read_split(corpus, split, report)]
+        dev = [restrict_roles(d, corpus) for split in corpus.dev for d in _read_split(corpus, split, report)]
+        for doc in train + dev:
+            doc.corpus = corpus.label
+        source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight}
+        if corpus.name is not None:
+            info = get_corpus(corpus.name)
+            source.update(name=info.name, licence=info.licence, description=info.description)
+        else:
+            source.update(path=str(corpus.path))
+        loaded.append(LoadedCorpus(corpus.label, corpus.weight, train, dev, report, source))
+    return loaded

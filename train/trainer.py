@@ -1,0 +1,375 @@
+"""Fine-tune a tagger from a validated config, on accelerate: CPU, one GPU, or many.
+
+The loop is deterministic for a seed: each epoch's batch order is drawn from ``seed + epoch``,
+gradient accumulation is done by hand over fixed groups of batches, and checkpoints are taken
+at optimizer-step boundaries (model, optimizer, scheduler, RNG states and the position in the
+epoch), so ``resume=True`` continues exactly where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from eventroles import __version__
+from eventroles.data.features import Window, build_windows, collate, special_ids
+from eventroles.data.tags import TagSet
+from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
+from eventroles.models.inference import Tagger
+from eventroles.models.network import RoleTagger, tagging_loss
+from eventroles.models.precision import cpu_has_bf16_units
+from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
+
+from .config import Config
+from .corpora import LoadedCorpus, load_corpora
+from .metrics import score_corpus
+
+STATE_FILE = "trainer_state.json"
+CHECKPOINT = "checkpoint"
+BEST_WEIGHTS = "best.safetensors"
+
+
+class TrainingInterrupted(Exception):
+    """Raised by ``stop_after_steps`` to simulate a crash (used by the resume test)."""
+
+
+@dataclass
+class TrainerState:
+    step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    best_score: float = -1.0
+    best_step: int = 0
+    evals_without_improvement: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_subwords: int = 0
+    train_seconds: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_dev: dict[str, Any]
+    state: TrainerState
+    stats: dict[str, Any]
+
+
+def training_precision(precision: str, device: torch.device) -> str:
+    """accelerate's mixed_precision value: bf16 where the hardware has bf16 units, else none."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_bf16_units() else "no"
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("training.precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
+    return {"fp32": "no"}.get(precision, precision)
+
+
+def epoch_batches(windows: list[Window], weights: list[float], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """This epoch's batches of window indices: weighted draw per corpus, then length-grouped."""
+    rng = np.random.default_rng([seed, epoch])
+    by_source: dict[int, list[int]] = {}
+    for index, window in enumerate(windows):
+        by_source.setdefault(window.source, []).append(index)
+    chosen: list[int] = []
+    for source, indices in sorted(by_source.items()):
+        weight = weights[source]
+        whole = int(weight)
+        chosen.extend(indices * whole)
+        extra = int(round((weight - whole) * len(indices)))
+        if extra:
+            chosen.extend(rng.choice(indices, size=extra, replace=False).tolist())
+    order = rng.permutation(len(chosen))
+    chosen = [chosen[i] for i in order]
+    # Length grouping: sort within pools of 32 batches to cut padding, then shuffle batches.
+    pool = batch_size * 32
+    batches: list[list[int]] = []
+    for begin in range(0, len(chosen), pool):
+        block = sorted(chosen[begin : begin + pool], key=lambda i: len(windows[i]))
+        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+        stop_after_steps: int | None = None,
+    ) -> None:
+        self.config = config
+        self.progress = progress
+        self.log = log
+        self.stop_after_steps = stop_after_steps
+        self.run_dir = config.output.resolved_run_dir()
+
+    # -- setup --------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        cfg = self.config
+        training = cfg.training
+        if training.threads:
+            torch.set_num_threads(training.threads)
+        device = torch.device("cuda" if (training.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu")
+        self.mixed_precision = training_precision(training.precision, device)
+        self.accelerator = Accelerator(
+            cpu=device.type == "cpu", mixed_precision=self.mixed_precision, step_scheduler_with_optimizer=False
+        )
+        set_seed(training.seed)
+        self.tagset: TagSet = cfg.model.tagset()
+        tokenizer_name = cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone
+        self.tokenizer = load_tokenizer(tokenizer_name)
+        self.corpora: list[LoadedCorpus] = load_corpora(cfg)
+        self.windows: list[Window] = []
+        for source, corpus in enumerate(self.corpora):
+            self.windows += build_windows(
+                corpus.train, self.tokenizer, self.tagset,
+                max_length=training.max_length, stride=training.stride, source=source, report=corpus.report,
+            )
+        if not self.windows:
+            raise ValueError("no training windows: the training splits are empty")
+        self.pad_id = special_ids(self.tokenizer)[2]
+        random = RandomBackbone(**cfg.model.random.model_dump()) if cfg.model.random else None
+        backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer))
+        model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.model.word_shape, dropout=cfg.model.dropout)
+        self.weights = [c.weight for c in self.corpora]
+        processes = self.accelerator.num_processes
+        batches = len(epoch_batches(self.windows, self.weights, training.batch_size, training.seed, 0))
+        self.steps_per_epoch = max(1, math.ceil(batches / (training.gradient_accumulation * processes)))
+        self.total_steps = training.max_steps or max(1, math.ceil(training.epochs * self.steps_per_epoch))
+        optimizer = torch.optim.AdamW(self._param_groups(model), lr=training.learning_rate)
+        from transformers import get_scheduler
+
+        scheduler = get_scheduler(
+            {"linear": "linear", "constant": "constant_with_warmup", "cosine": "cosine"}[training.schedule],
+            optimizer,
+            num_warmup_steps=int(training.warmup_ratio * self.total_steps),
+            num_training_steps=self.total_steps,
+        )
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.scheduler = scheduler
+        self.accelerator.register_for_checkpointing(self.scheduler)
+
+    def _param_groups(self, model: RoleTagger) -> list[dict[str, Any]]:
+        training = self.config.training
+        head_lr = training.head_learning_rate or training.learning_rate * 20
+        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+        for name, param in model.named_parameters():
+            is_head = not name.startswith("backbone.")
+            no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+            groups.setdefault((is_head, no_decay), []).append(param)
+        return [
+            {
+                "params": params,
+                "lr": head_lr if is_head else training.learning_rate,
+                "weight_decay": 0.0 if no_decay else training.weight_decay,
+            }
+            for (is_head, no_decay), params in groups.items()
+        ]
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _save_checkpoint(self, state: TrainerState) -> None:
+        self.accelerator.wait_for_everyone()
+        staging = self.run_dir / (CHECKPOINT + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        self.accelerator.save_state(str(staging), safe_serialization=True)
+        if self.accelerator.is_main_process:
+            (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))
+            final = self.run_dir / CHECKPOINT
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)
+
+    def _load_checkpoint(self) -> TrainerState:
+        folder = self.run_dir / CHECKPOINT
+        if not (folder / STATE_FILE).is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint in {folder}; start the run without --resume")
+        self.accelerator.load_state(str(folder))
+        return TrainerState(**json.loads((folder / STATE_FILE).read_text()))
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        meta = self._meta()
+        tagger = Tagger(model, self.tokenizer, meta, device=str(self.accelerator.device),
+                        precision="bf16" if self.mixed_precision == "bf16" else "fp32", batch_size=32)
+        results: dict[str, Any] = {"corpora": {}}
+        f1s = []
+        for corpus in self.corpora:
+            if not corpus.dev:
+                continue
+            predicted = tagger.predict_documents(corpus.dev)
+            scores = score_corpus(corpus.dev, predicted)
+            results["corpora"][corpus.label] = scores
+            f1s.append(scores["seqeval"]["micro"]["f1"])
+        model.train(was_training)
+        results["score"] = float(np.mean(f1s)) if f1s else 0.0
+        return results
+
+    def _meta(self, info: dict[str, Any] | None = None) -> ModelMeta:
+        model = self.accelerator.unwrap_model(self.model)
+        training = self.config.training
+        return ModelMeta(self.tagset, backbone_config_dict(model), self.config.model.word_shape,
+                         training.max_length, training.stride, info or {})
+
+    # -- the loop --------------------------------------------------------------------------------
+    def train(self, resume: bool = False) -> TrainResult:
+        from safetensors.torch import load_file, save_file
+        from tqdm.auto import tqdm
+
+        self._setup()
+        cfg = self.config.training
+        acc = self.accelerator
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = self._load_checkpoint() if resume else TrainerState()
+        if not resume:
+            shutil.rmtree(self.run_dir / CHECKPOINT, ignore_errors=True)
+        if resume and (self.run_dir / BEST_WEIGHTS).is_file():
+            best_state = load_file(str(self.run_dir / BEST_WEIGHTS))
+        else:
+            best_state = None
+        eval_every = cfg.eval_every or self.steps_per_epoch
+        self.log(
+            f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
+            f"{len(self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents, "
+            f"{self.total_steps} steps" + (f", resuming at step {state.step}" if resume else "")
+        )
+        bar = tqdm(total=self.total_steps, initial=state.step, disable=not self.progress or not acc.is_local_main_process,
+                   desc="train", unit="step", dynamic_ncols=True)
+        self.model.train()
+        group = cfg.gradient_accumulation * acc.num_processes
+        while state.step < self.total_steps:
+            batches = epoch_batches(self.windows, self.weights, cfg.batch_size, cfg.seed, state.epoch)
+            steps = [batches[i : i + group] for i in range(0, len(batches), group)]
+            while state.step_in_epoch < len(steps) and state.step < self.total_steps:
+                started = time.perf_counter()
+                mine = steps[state.step_in_epoch][acc.process_index :: acc.num_processes]
+                loss_value, subwords = self._optimizer_step(mine)
+                state.train_seconds += time.perf_counter() - started
+                state.train_subwords += subwords
+                state.step += 1
+                state.step_in_epoch += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.4f}", subwords_per_s=f"{state.train_subwords / max(state.train_seconds, 1e-9):.0f}")
+                if state.step % eval_every == 0 or state.step == self.total_steps:
+                    result = self.evaluate()
+                    state.history.append({"step": state.step, "score": result["score"], "loss": loss_value,
+                                          **{f"{name}_micro_f1": r["seqeval"]["micro"]["f1"] for name, r in result["corpora"].items()}})
+                    if result["score"] > state.best_score:
+                        state.best_score, state.best_step = result["score"], state.step
+                        state.evals_without_improvement = 0
+                        model = acc.unwrap_model(self.model)
+                        best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+                        self.best_dev = result
+                        if acc.is_main_process:
+                            save_file(best_state, str(self.run_dir / BEST_WEIGHTS))
+                            (self.run_dir / "best_dev.json").write_text(json.dumps(result, indent=1, default=str))
+                    else:
+                        state.evals_without_improvement += 1
+                    self.log(self._eval_line(state, result))
+                    if cfg.early_stopping and state.evals_without_improvement >= cfg.early_stopping:
+                        self.log(f"early stopping: no improvement in {cfg.early_stopping} evaluations")
+                        state.step = self.total_steps
+                if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                    self._save_checkpoint(state)
+                if self.stop_after_steps is not None and state.step >= self.stop_after_steps:
+                    bar.close()
+                    raise TrainingInterrupted(f"stopped after step {state.step}")
+            if state.step_in_epoch >= len(steps):
+                state.epoch += 1
+                state.step_in_epoch = 0
+        bar.close()
+        return self._finish(state, best_state)
+
+    def _optimizer_step(self, batches: list[list[int]]) -> tuple[float, int]:
+        acc = self.accelerator
+        total = 0.0
+        subwords = 0
+        for index, batch in enumerate(batches):
+            tensors = {k: v.to(acc.device) for k, v in collate([self.windows[i] for i in batch], self.pad_id).items()}
+            subwords += int(tensors["attention_mask"].sum())
+            sync = index == len(batches) - 1
+            context = acc.no_sync(self.model) if not sync and acc.num_processes > 1 else _null()
+            with context, acc.autocast():
+                logits = self.model(tensors["input_ids"], tensors["attention_mask"],
+                                    tensors["shapes"] if self.config.model.word_shape else None)
+                loss = tagging_loss(logits, tensors["labels"]) / len(batches)
+            acc.backward(loss)
+            total += float(loss.detach())
+        acc.clip_grad_norm_(self.model.parameters(), self.config.training.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total, subwords
+
+    def _eval_line(self, state: TrainerState, result: dict[str, Any]) -> str:
+        parts = [f"step {state.step}: dev micro F1 {result['score']:.4f}"]
+        for name, scores in result["corpora"].items():
+            roles = ", ".join(
+                f"{role} {values['f1']:.3f}" for role, values in scores["seqeval"].items()
+                if role not in ("micro", "macro") and isinstance(values, dict) and "f1" in values
+            )
+            parts.append(f"  {name}: {roles}")
+        return "\n".join(parts)
+
+    def _finish(self, state: TrainerState, best_state: dict[str, torch.Tensor] | None) -> TrainResult:
+        acc = self.accelerator
+        model = acc.unwrap_model(self.model)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        best_dev = getattr(self, "best_dev", None)
+        if best_dev is None and (self.run_dir / "best_dev.json").is_file():
+            best_dev = json.loads((self.run_dir / "best_dev.json").read_text())
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if torch.cuda.is_available():
+            peak_mb = max(peak_mb, torch.cuda.max_memory_allocated() / 2**20)
+        stats = {
+            "steps": state.step,
+            "best_step": state.best_step,
+            "train_seconds": round(state.train_seconds, 1),
+            "train_subwords_per_s": round(state.train_subwords / max(state.train_seconds, 1e-9), 1),
+            "peak_memory_mb": round(peak_mb, 1),
+            "precision": self.mixed_precision if self.mixed_precision != "no" else "fp32",
+            "device": str(acc.device),
+            "processes": acc.num_processes,
+        }
+        info = {
+            "config": self.config.model_dump(mode="json"),
+            "corpora": [{"label": c.label, **c.source, "train_documents": len(c.train), "dev_documents": len(c.dev),
+                         "read_report": c.report.as_dict()["adjusted_or_dropped"]} for c in self.corpora],
+            "dev_metrics": best_dev,
+            "training": {**stats, "history": state.history},
+        }
+        out = self.config.output.dir
+        if acc.is_main_process:
+            save_model(model, self.tokenizer, self._meta(info), out)
+        acc.wait_for_everyone()
+        return TrainResult(out, best_dev or {}, state, stats)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+
+def train(config: Config, *, resume: bool = False, progress: bool = True,
+          log: Callable[[str], None] = print, stop_after_steps: int | None = None) -> TrainResult:
+    """Train a model from a validated config; returns where it was written and its dev scores."""
+    return Trainer(config, progress=progress, log=log, stop_after_steps=stop_after_steps).train(resume=resume)
