@@ -125,7 +125,10 @@ def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
         state = load_file(str(folder / WEIGHTS))
     except Exception as error:  # safetensors raises its own error types
         raise ModelFolderError(f"{folder / WEIGHTS} could not be read: {error}") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # a tensor of the wrong shape (e.g. another number of tags)
+        raise ModelFolderError(f"{folder / WEIGHTS} does not match the model described in {META}: {error}") from None
     if missing or unexpected:
         raise ModelFolderError(
             f"{folder / WEIGHTS} does not match the model described in {META}: "

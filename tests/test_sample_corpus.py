@@ -275,7 +275,11 @@ def test_build_writes_splits_that_read_back_cleanly(tmp_path, capsys):
         for n in range(1, 21)
     )
     (src / "t.txt").write_text(articles, encoding="utf-8")
+    (tmp_path / "README.md").write_text("# card\n<!-- counts:start -->\nold\n<!-- counts:end -->\nend\n", encoding="utf-8")
     assert bs.main(["--src", str(src), "--out", str(tmp_path)]) == 0
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "old" not in card and card.endswith("<!-- counts:end -->\nend\n")
+    assert "| **total** | 20 | 0 | 20 | 20 | 20 | 20 | 20 | 100 |" in card
     written = {split: (tmp_path / f"{split}.jsonl") for split in SPLITS}
     total = 0
     for split, path in written.items():

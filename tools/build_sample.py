@@ -466,6 +466,40 @@ def counts(splits: dict[str, list[Document]]) -> str:
     return "\n".join(lines)
 
 
+def counts_markdown(splits: dict[str, list[Document]]) -> str:
+    """The counts as the Markdown table of the data card."""
+    rows = ["| split | articles | negatives | " + " | ".join(ROLES) + " | spans |"]
+    rows.append("| --- | ---: | ---: | " + " | ".join("---:" for _ in ROLES) + " | ---: |")
+    totals: Counter[str] = Counter()
+    for name in (*SPLITS, "total"):
+        docs = [d for n in SPLITS for d in splits[n]] if name == "total" else splits[name]
+        roles = Counter(span.role for doc in docs for span in doc.spans)
+        negatives = sum(1 for doc in docs if not doc.spans)
+        label = f"**{name}**" if name == "total" else name
+        rows.append(
+            f"| {label} | {len(docs)} | {negatives} | "
+            + " | ".join(str(roles[r]) for r in ROLES)
+            + f" | {sum(roles.values())} |"
+        )
+    return "\n".join(rows)
+
+
+def update_card(card: Path, splits: dict[str, list[Document]], batches: Counter[str]) -> bool:
+    """Rewrite the counts block of the data card (between the ``counts:start``/``end`` markers)."""
+    if not card.exists():
+        return False
+    text = card.read_text(encoding="utf-8")
+    start, end = "<!-- counts:start -->", "<!-- counts:end -->"
+    if start not in text or end not in text:
+        return False
+    per_batch = ", ".join(f"`{b}` {n}" for b, n in sorted(batches.items()))
+    block = f"{start}\n{counts_markdown(splits)}\n\nArticles per batch: {per_batch}.\n{end}"
+    new = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    if new != text:
+        card.write_text(new, encoding="utf-8")
+    return True
+
+
 def verify(out: Path) -> None:
     """Read every written file back with the project reader; any repair is an error."""
     for name in SPLITS:
@@ -484,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for train/dev/test.jsonl")
     parser.add_argument(
         "--check", action="store_true", help="validate and check the jsonl files are up to date; write nothing"
+    )
+    parser.add_argument(
+        "--no-card", action="store_true", help="do not update the counts table in OUT/README.md"
     )
     args = parser.parse_args(argv)
     try:
@@ -525,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(articles)} articles from {len(batches)} batch(es): " + ", ".join(f"{b} {n}" for b, n in sorted(batches.items())))
     print(counts(splits))
     print("read back: no repairs" + (" (check only; nothing written)" if args.check else f"; wrote {args.out}"))
+    if not args.check and not args.no_card and update_card(args.out / "README.md", splits, batches):
+        print(f"updated the counts in {args.out / 'README.md'}")
     return 0
 
 

@@ -164,21 +164,25 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+def _list_index(node: list, part: str, text: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {text!r}: {part!r} is not an index of the list (it has {len(node)} items)")
+    return int(part)
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     for text in overrides:
         path, value = parse_override(text)
         node: Any = data
         for part in path[:-1]:
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"--set {text!r}: {part!r} is not an index of the list")
-                node = node[int(part)]
+                node = node[_list_index(node, part, text)]
             else:
                 node = node.setdefault(part, {})
             if not isinstance(node, (dict, list)):
                 raise ConfigError(f"--set {text!r}: {part!r} is not a section")
         if isinstance(node, list):
-            node[int(path[-1])] = value
+            node[_list_index(node, path[-1], text)] = value
         else:
             node[path[-1]] = value
     return data
@@ -204,6 +208,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    if not isinstance(data, dict):
+        config_from_dict(data, str(path))  # raises: a config must be a mapping
     data = apply_overrides(data, overrides or [])
     config = config_from_dict(data, str(path))
     for corpus in config.data.corpora:

@@ -93,7 +93,7 @@ def parse_document(
         if not isinstance(item, dict):
             raise fail("must be an object with start, end, role", field, doc_id)
         start, end, role = item.get("start"), item.get("end"), item.get("role")
-        if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
             raise fail("start and end must be integers", field, doc_id)
         if not 0 <= start < end <= len(text):
             raise fail(

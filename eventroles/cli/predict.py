@@ -1,0 +1,344 @@
+"""``eventroles predict MODEL INPUT...``: label articles with a trained model, streaming.
+
+Inputs are read one document at a time (``models/sources.py``), labelled in chunks with
+``Tagger.pipe`` and written as they come (``models/writers.py``). Bad inputs are reported on
+standard error and counted in the closing summary line; the good ones are still labelled.
+
+Exit codes: 0 when at least one document was labelled (even if others were skipped), 2 when
+nothing was (every input bad, or no input found), 1 for a user error that stops the run
+before labelling (model folder missing or incomplete, bad option, unwritable output).
+
+Several processes: under ``accelerate launch`` (or ``torchrun``) process i of N labels inputs
+i, i+N, ... into a part file beside OUT, and after ``wait_for_everyone()`` the main process
+merges the parts in input order into OUT. A single run needs no launcher.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import sys
+from collections import Counter, deque
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, TextIO
+
+import typer
+
+from ._util import UserError, echo, register_user_error, user_errors
+
+HELP = """Label articles with a trained model: spans of attacker, target, location, time (+ weapon).
+
+INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
+
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll), else jsonl:
+
+  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
+
+  conll: per document "# id = ..." and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
+
+  html: one self-contained page, roles highlighted in colour, with a legend.
+
+Bad inputs (missing, empty, binary, not UTF-8, malformed JSON line, no or empty "text") are reported on standard error and counted in the closing summary; the others are still labelled. Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
+
+Examples:
+
+  eventroles predict runs/muc4 news/ -o labelled.jsonl
+
+  cat feed.jsonl | eventroles predict runs/muc4 - -o feed.html
+
+  accelerate launch --multi_gpu --num_processes 2 -m eventroles.cli predict runs/muc4 archive.jsonl -o out.jsonl
+
+With several processes (accelerate launch or torchrun) each labels every N-th input and the main process merges the results in input order; -o is then required. On a machine without GPUs add --device cpu and use `accelerate launch --multi_gpu --num_processes N` (or torchrun): accelerate's own `--cpu --num_processes N` starts a single process unless given an MPI hostfile.
+"""
+
+FORMAT_HELP = "Output format: jsonl, conll or html (default: from the -o suffix, else jsonl)."
+CHUNK_SIZE = 64
+MAX_UNSUPPORTED_SHOWN = 5
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict", help=HELP)(predict)
+
+
+def predict(
+    model: Path = typer.Argument(
+        ..., metavar="MODEL", help="A trained model folder (written by `eventroles train`).", show_default=False
+    ),
+    inputs: list[str] = typer.Argument(
+        ..., metavar="INPUT", help="Files (.txt, .jsonl), folders, or - for standard input.", show_default=False
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP, show_default=False),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1, mps, or auto (a GPU when there is one)."),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto, fp32, bf16, fp16 or int8 (int8: dynamic quantisation, CPU only)."
+    ),
+    quantize: bool = typer.Option(False, "--quantize", help="Same as --precision int8."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
+    chunk_size: int = typer.Option(CHUNK_SIZE, "--chunk-size", min=1, help="Documents read and labelled at a time."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on standard error."),
+) -> None:
+    from eventroles.models.storage import ModelFolderError
+
+    register_user_error(ModelFolderError)
+    with user_errors():
+        fmt = _output_format(fmt, output)
+        if quantize:
+            if precision not in ("auto", "int8"):
+                raise UserError(f"--quantize means --precision int8; it cannot go with --precision {precision}")
+            precision = "int8"
+        world, rank, state = _distributed(device)
+        if world > 1:
+            if output is None or str(output) == "-":
+                raise UserError("with several processes, give -o OUT: each process writes a part file beside it")
+            if "-" in inputs:
+                raise UserError("standard input (-) cannot be shared between several processes; give files")
+            device = str(state.device) if state.device.type != "cpu" else "cpu"
+        tagger = _load_tagger(model, device, precision, batch_size)
+        exclude = {output.resolve(), *(_part_path(output, r, world).resolve() for r in range(world))} if output else set()
+        stdin = sys.stdin.buffer if "-" in inputs else None
+        items = _share(_iter_inputs(inputs, stdin, exclude), world, rank)
+        records = _label(tagger, items, chunk_size)
+        bar = _progress_bar(progress and rank == 0, world)
+        if world == 1:
+            summary = _write_all(_counted(records, bar), tagger, fmt, output, model)
+        else:
+            summary = _run_shard(_counted(records, bar), tagger, fmt, output, model, state, world, rank)
+        bar.close()
+        if summary is None:
+            return
+        labelled, spans, skipped = summary
+        echo(_summary_line(labelled, spans, skipped, world), err=True)
+        if labelled == 0:
+            raise typer.Exit(2)
+
+
+# -- setup ------------------------------------------------------------------------------------
+def _output_format(fmt: str | None, output: Path | None) -> str:
+    from eventroles.models.writers import FORMATS, SUFFIX_FORMATS
+
+    if fmt is None:
+        return SUFFIX_FORMATS.get(output.suffix.lower(), "jsonl") if output is not None else "jsonl"
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _distributed(device: str) -> tuple[int, int, Any]:
+    """``(world size, rank, PartialState)``; accelerate is touched only under a launcher."""
+    world = max(_env_int(k) for k in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"))
+    if world <= 1:
+        return 1, 0, None
+    import torch
+    from accelerate import PartialState
+
+    cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    state = PartialState(cpu=cpu)
+    if state.num_processes != world:
+        raise UserError(
+            f"started as {world} processes, but accelerate set up {state.num_processes}: "
+            "on CPUs give --device cpu; see `eventroles predict --help`"
+        )
+    return state.num_processes, state.process_index, state
+
+
+def _env_int(name: str) -> int:
+    try:
+        return int(os.environ.get(name, "1"))
+    except ValueError:
+        return 1
+
+
+def _load_tagger(model: Path, device: str, precision: str, batch_size: int) -> Any:
+    from eventroles.models.inference import Tagger
+
+    try:
+        return Tagger.load(model, device=device, precision=precision, batch_size=batch_size)
+    except ValueError as error:  # device or precision not available here
+        raise UserError(str(error)) from None
+
+
+def _progress_bar(enabled: bool, world: int) -> Any:
+    from tqdm.auto import tqdm
+
+    desc = "labelling" if world == 1 else f"labelling (process 0 of {world})"
+    return tqdm(desc=desc, unit="doc", file=sys.stderr, disable=None if enabled else True, dynamic_ncols=True)
+
+
+# -- labelling --------------------------------------------------------------------------------
+def _iter_inputs(inputs: list[str], stdin: Any, exclude: set[Path]) -> Iterator[Any]:
+    from eventroles.models.sources import iter_inputs
+
+    return iter_inputs(inputs, stdin, exclude)
+
+
+def _share(items: Iterable[Any], world: int, rank: int) -> Iterator[tuple[int, Any]]:
+    """This process's share: items i with ``i % world == rank``, numbered in input order."""
+    return ((i, item) for i, item in enumerate(items) if i % world == rank)
+
+
+def _label(tagger: Any, items: Iterable[tuple[int, Any]], chunk_size: int) -> Iterator[tuple[int, Any]]:
+    """``(index, labelled Document | BadInput)`` in input order, labelling in chunks."""
+    from eventroles.data.document import Document
+    from eventroles.models.sources import TextInput
+
+    roles = frozenset(tagger.meta.tagset.roles)
+    pending: deque[tuple[int, Any]] = deque()
+
+    def documents() -> Iterator[Document]:
+        for index, item in items:
+            pending.append((index, item))
+            if isinstance(item, TextInput):
+                yield Document(item.id, item.text, roles=roles)
+
+    for doc in tagger.pipe(documents(), chunk_size):
+        while not isinstance(pending[0][1], TextInput):
+            yield pending.popleft()
+        index, _ = pending.popleft()
+        yield index, doc
+    yield from pending
+
+
+def _counted(records: Iterable[tuple[int, Any]], bar: Any) -> Iterator[tuple[int, Any]]:
+    from eventroles.models.sources import BadInput
+
+    skipped = 0
+    for record in records:
+        if isinstance(record[1], BadInput):
+            skipped += 1
+            bar.set_postfix_str(f"skipped {skipped}", refresh=False)
+        else:
+            bar.update(1)
+        yield record
+
+
+# -- output -----------------------------------------------------------------------------------
+class _Sink:
+    """Writes documents and reports bad inputs, keeping the counts for the summary."""
+
+    def __init__(self, writer: Any, bar_write: Any) -> None:
+        self.writer = writer
+        self.say = bar_write
+        self.labelled = 0
+        self.spans = 0
+        self.skipped: Counter[str] = Counter()
+
+    def __call__(self, item: Any) -> None:
+        from eventroles.models.sources import BadInput
+
+        if isinstance(item, BadInput):
+            self.skipped[item.kind] += 1
+            if item.kind != "unsupported" or self.skipped[item.kind] <= MAX_UNSUPPORTED_SHOWN:
+                self.say(f"skipped {item}")
+            elif self.skipped[item.kind] == MAX_UNSUPPORTED_SHOWN + 1:
+                self.say("skipped more files that are not .txt or .jsonl (counted in the summary)")
+            return
+        self.writer.write(item)
+        self.labelled += 1
+        self.spans += len(item.spans)
+
+    def summary(self) -> tuple[int, int, Counter[str]]:
+        return self.labelled, self.spans, self.skipped
+
+
+def _say(message: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def _open_output(stack: ExitStack, output: Path | None) -> TextIO:
+    if output is None or str(output) == "-":
+        try:  # JSON lines and the page are UTF-8 whatever the terminal's locale
+            sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+        return sys.stdout
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+    except OSError as error:
+        raise UserError(f"{output}: cannot write the output: {error.strerror or error}") from None
+
+
+def _writer(fmt: str, handle: TextIO, tagger: Any, model: Path) -> Any:
+    from eventroles.models.writers import make_writer
+
+    tagset = tagger.meta.tagset
+    return make_writer(fmt, handle, columns=tagset.tags, roles=tagset.roles, title=f"eventroles predictions ({model.name})")
+
+
+def _write_all(
+    records: Iterable[tuple[int, Any]], tagger: Any, fmt: str, output: Path | None, model: Path
+) -> tuple[int, int, Counter[str]]:
+    with ExitStack() as stack:
+        writer = _writer(fmt, _open_output(stack, output), tagger, model)
+        sink = _Sink(writer, _say)
+        writer.begin()
+        for _, item in records:
+            sink(item)
+        writer.end()
+    return sink.summary()
+
+
+def _part_path(output: Path, rank: int, world: int) -> Path:
+    return output.with_name(f".{output.name}.part-{rank}-of-{world}")
+
+
+def _run_shard(
+    records: Iterable[tuple[int, Any]], tagger: Any, fmt: str, output: Path, model: Path, state: Any, world: int, rank: int
+) -> tuple[int, int, Counter[str]] | None:
+    """Write this process's part; on the main process, merge all parts into ``output``."""
+    from eventroles.models.sources import BadInput
+    from eventroles.models.writers import doc_record
+
+    part = _part_path(output, rank, world)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with part.open("w", encoding="utf-8") as handle:
+        for index, item in records:
+            if isinstance(item, BadInput):
+                row = {"i": index, "bad": [item.where, item.kind, item.message]}
+            else:
+                row = {"i": index, "doc": doc_record(item)}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    state.wait_for_everyone()
+    summary = _merge_parts([_part_path(output, r, world) for r in range(world)], tagger, fmt, output, model) if state.is_main_process else None
+    state.wait_for_everyone()
+    if hasattr(state, "destroy_process_group"):
+        state.destroy_process_group()
+    return summary
+
+
+def _merge_parts(parts: list[Path], tagger: Any, fmt: str, output: Path, model: Path) -> tuple[int, int, Counter[str]]:
+    with ExitStack() as stack:
+        streams = [_part_rows(stack.enter_context(p.open("r", encoding="utf-8"))) for p in parts]
+        summary = _write_all(heapq.merge(*streams, key=lambda row: row[0]), tagger, fmt, output, model)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return summary
+
+
+def _part_rows(handle: TextIO) -> Iterator[tuple[int, Any]]:
+    from eventroles.models.sources import BadInput
+    from eventroles.models.writers import record_document
+
+    for line in handle:
+        row = json.loads(line)
+        yield row["i"], (BadInput(*row["bad"]) if "bad" in row else record_document(row["doc"]))
+
+
+def _summary_line(labelled: int, spans: int, skipped: Counter[str], world: int) -> str:
+    from eventroles.models.sources import KINDS
+
+    line = f"labelled {labelled} document{'s' if labelled != 1 else ''} ({spans} spans)"
+    line += f", skipped {sum(skipped.values())}"
+    if skipped:
+        line += ": " + ", ".join(f"{KINDS.get(kind, kind)} {n}" for kind, n in sorted(skipped.items(), key=lambda kv: -kv[1]))
+    if world > 1:
+        line += f" (in {world} processes)"
+    if labelled == 0:
+        line += "; nothing was labelled"
+    return line

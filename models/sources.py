@@ -1,0 +1,216 @@
+"""Where the articles to label come from: .txt files, folders, JSON lines, standard input.
+
+``iter_inputs`` streams one item per document, in a deterministic order: a ``TextInput`` to
+label, or a ``BadInput`` that names the file (and line) at fault and says why, so that a batch
+can report and count its bad inputs and still label the good ones. Nothing is read before it
+is needed, so a JSON-lines file larger than memory streams through.
+
+Rules:
+- a ``.txt`` file (or any file named on the command line that is not ``.jsonl``/``.ndjson``) is
+  one document whose id is its path; it is decoded as strict UTF-8 with line endings kept
+  (CRLF stays CRLF), a leading byte-order mark is dropped;
+- a ``.jsonl``/``.ndjson`` file holds one JSON object per line with a string ``text`` and an
+  optional ``id`` (string or integer, kept; default ``<file stem>:<line>``); other fields are
+  ignored; blank lines are skipped;
+- a folder is walked recursively in sorted order: its ``.txt``, ``.jsonl`` and ``.ndjson``
+  files are read as above, any other file is reported as ``unsupported``; hidden files and
+  folders (names starting with ".") are passed over;
+- ``-`` is standard input: JSON lines when its first non-blank character is ``{``, else one
+  plain-text document with id ``stdin``.
+Bad: a missing path, an empty file, a binary file (NUL bytes), text that is not UTF-8, a
+malformed JSON line, a line without a string ``text``, an empty (whitespace-only) text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Collection, Iterable, Iterator
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TEXT_SUFFIXES = (".txt",)
+STDIN = "-"
+
+# Short names of the problems, with the phrase the summary line uses for each.
+KINDS = {
+    "not_found": "missing path",
+    "empty_file": "empty file",
+    "binary": "binary file",
+    "not_utf8": "not UTF-8",
+    "malformed_json": "malformed JSON line",
+    "not_object": "JSON line not an object",
+    "no_text": "no text field",
+    "bad_id": "bad id",
+    "empty_text": "empty text",
+    "unsupported": "not .txt or .jsonl",
+}
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """One document to label; ``where`` names its file (and line) for messages."""
+
+    id: str
+    text: str
+    where: str
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """An input that cannot be labelled: where it is, a short ``kind`` and a message."""
+
+    where: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+Input = TextInput | BadInput
+
+
+def iter_inputs(
+    inputs: Iterable[str | Path], stdin: BinaryIO | None = None, exclude: Collection[Path] = ()
+) -> Iterator[Input]:
+    """Every document (or problem) of ``inputs`` in order; ``exclude`` are resolved paths to
+    pass over in folders (the output file being written, say)."""
+    for given in inputs:
+        if str(given) == STDIN:
+            if stdin is None:
+                yield BadInput("<stdin>", "not_found", "standard input is not available")
+            else:
+                yield from read_stream(stdin, "<stdin>", "stdin")
+            continue
+        path = Path(given)
+        if path.is_dir():
+            yield from read_folder(path, exclude)
+        elif path.is_file():
+            yield from read_file(path)
+        else:
+            yield BadInput(str(path), "not_found", "no such file or folder")
+
+
+def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            if exclude and path.resolve() in exclude:
+                continue
+            if path.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
+                yield from read_file(path)
+            else:
+                yield BadInput(str(path), "unsupported", "not a .txt or .jsonl file")
+
+
+def read_file(path: Path) -> Iterator[Input]:
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        yield from read_jsonl(path)
+    else:
+        yield read_text(path)
+
+
+def read_text(path: Path) -> Input:
+    """A whole file as one document."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return BadInput(str(path), "not_found", f"cannot be read: {error.strerror or error}")
+    return text_input(data, str(path), str(path))
+
+
+def text_input(data: bytes, where: str, doc_id: str) -> Input:
+    if not data.strip():
+        return BadInput(where, "empty_file", "the file is empty" if not data else "the file holds only whitespace")
+    if b"\x00" in data:
+        return BadInput(where, "binary", "a binary file (it holds NUL bytes), not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return BadInput(where, "not_utf8", f"not valid UTF-8 text (byte {error.start})")
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return BadInput(where, "empty_file", "the file holds only whitespace")
+    return TextInput(doc_id, text, where)
+
+
+def read_jsonl(path: Path) -> Iterator[Input]:
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        yield BadInput(str(path), "not_found", f"cannot be read: {error.strerror or error}")
+        return
+    with handle:
+        yield from jsonl_lines(handle, str(path), path.stem)
+
+
+def read_stream(stream: BinaryIO, where: str, doc_id: str) -> Iterator[Input]:
+    """Standard input: JSON lines when it starts with ``{``, else one text document."""
+    head: list[bytes] = []
+    for raw in iter(stream.readline, b""):
+        head.append(raw)
+        if raw.strip():
+            break
+    first = b"".join(head).lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if first.startswith(b"{"):
+        yield from jsonl_lines(_chain(head, stream), where, doc_id)
+    else:
+        yield text_input(b"".join(head) + stream.read(), where, doc_id)
+
+
+def _chain(head: list[bytes], stream: BinaryIO) -> Iterator[bytes]:
+    yield from head
+    yield from iter(stream.readline, b"")
+
+
+def jsonl_lines(lines: Iterable[bytes], where: str, stem: str) -> Iterator[Input]:
+    """One item per non-blank line; the whole source is bad when empty or binary."""
+    any_line = False
+    for number, raw in enumerate(lines, start=1):
+        at = f"{where}, line {number}"
+        if b"\x00" in raw:
+            yield BadInput(at, "binary", "binary data (NUL bytes), not JSON lines; the rest of the file is skipped")
+            return
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            any_line = True
+            yield BadInput(at, "not_utf8", f"not valid UTF-8 (byte {error.start} of the line)")
+            continue
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip():
+            continue
+        any_line = True
+        yield json_input(line, at, f"{stem}:{number}")
+    if not any_line:
+        yield BadInput(where, "empty_file", "the file is empty")
+
+
+def json_input(line: str, where: str, default_id: str) -> Input:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as error:
+        return BadInput(where, "malformed_json", f"malformed JSON: {error.msg} (column {error.colno})")
+    if not isinstance(obj, dict):
+        return BadInput(where, "not_object", f"expected a JSON object, got {type(obj).__name__}")
+    if "text" not in obj:
+        return BadInput(where, "no_text", 'no "text" field')
+    text = obj["text"]
+    if not isinstance(text, str):
+        return BadInput(where, "no_text", f'"text" must be a string, not {type(text).__name__}')
+    if not text.strip():
+        return BadInput(where, "empty_text", 'empty "text"')
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return BadInput(where, "not_utf8", f'"text" holds an unpaired surrogate escape at character {error.start}')
+    doc_id = obj.get("id", default_id)
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+        return BadInput(where, "bad_id", f'"id" must be a string or an integer, not {type(doc_id).__name__}')
+    return TextInput(str(doc_id), text, where)

@@ -1,0 +1,213 @@
+"""Experiment configs: every mistake is caught before training starts and named by file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eventroles.train.config import Config, ConfigError, apply_overrides, config_from_dict, config_to_yaml, load_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+MINIMAL = "data:\n  corpora:\n    - name: muc4\n"
+
+
+def _write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, text: str, overrides: list[str] | None = None) -> str:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, overrides)
+    message = str(caught.value)
+    return message
+
+
+def test_the_repository_has_configs() -> None:
+    assert CONFIGS, "configs/*.yaml not found"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_shipped_config_validates(path: Path) -> None:
+    config = load_config(path)
+    assert isinstance(config, Config)
+    for corpus in config.data.corpora:
+        if corpus.path is not None:
+            assert corpus.path.is_absolute()
+    assert config.training.stride < config.training.max_length - 2
+    config.model.tagset()  # the heads can be built
+
+
+def test_minimal_config_gets_the_defaults(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL))
+    assert config.model.backbone == "minilm"
+    assert config.model.roles == ["attacker", "target", "location", "time", "weapon"]
+    assert config.data.corpora[0].train == ["train"] and config.data.corpora[0].weight == 1.0
+    assert config.training.max_length == 256 and config.training.stride == 64
+    assert config.output.resolved_run_dir() == Path("output/model.run")
+
+
+def test_unknown_key_names_the_key_path_and_the_file(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  epoch: 3\n")
+    assert str(tmp_path / "exp.yaml") in message
+    assert "training.epoch: unknown key" in message
+    message = _error(tmp_path, "data:\n  corpora:\n    - name: muc4\n      wieght: 2\n")
+    assert "data.corpora.0.wieght: unknown key" in message
+    message = _error(tmp_path, MINIMAL + "modle: {}\n")
+    assert "modle: unknown key" in message
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  batch_size: many\n")
+    assert "exp.yaml" in message and "training.batch_size" in message and "integer" in message
+    message = _error(tmp_path, MINIMAL + "training:\n  schedule: exponential\n")
+    assert "training.schedule" in message and "linear" in message
+    message = _error(tmp_path, MINIMAL + "training:\n  learning_rate: -1\n")
+    assert "training.learning_rate" in message
+
+
+def test_numbers_are_coerced(tmp_path: Path) -> None:
+    # YAML 1.1 reads "1e-5" as a string; the config still understands it as a float.
+    config = load_config(_write(tmp_path, MINIMAL + "training:\n  learning_rate: 1e-5\n  epochs: 2\n"))
+    assert config.training.learning_rate == pytest.approx(1e-5)
+    assert isinstance(config.training.learning_rate, float)
+
+
+def test_unknown_corpus_lists_the_known_ones(tmp_path: Path) -> None:
+    message = _error(tmp_path, "data:\n  corpora:\n    - name: muc5\n")
+    assert "data.corpora.0" in message and "unknown corpus 'muc5'" in message and "wikievents" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (MINIMAL + "model:\n  roles: [attacker, perpetrator]\n", "model.roles"),
+        (MINIMAL + "model:\n  native_tags: {PerpInd: perpetrator}\n", "model.native_tags"),
+        ("data:\n  corpora:\n    - name: muc4\n      roles: [place]\n", "data.corpora.0"),
+        ("data:\n  corpora:\n    - name: muc4\n      role_map: {location: place}\n", "data.corpora.0"),
+    ],
+)
+def test_unknown_role_is_rejected(tmp_path: Path, text: str, where: str) -> None:
+    message = _error(tmp_path, text)
+    assert where in message and "unknown role" in message and "attacker, target, location, time, weapon" in message
+
+
+def test_role_map_may_drop_a_role(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, "data:\n  corpora:\n    - name: muc4\n      role_map: {weapon: null, target: attacker}\n"))
+    assert config.data.corpora[0].role_map == {"weapon": None, "target": "attacker"}
+
+
+def test_corpus_needs_exactly_one_source(tmp_path: Path) -> None:
+    assert "exactly one of 'name'" in _error(tmp_path, "data:\n  corpora:\n    - name: muc4\n      path: x\n")
+    assert "exactly one of 'name'" in _error(tmp_path, "data:\n  corpora:\n    - weight: 2\n")
+    assert "data.corpora" in _error(tmp_path, "data:\n  corpora: []\n")
+    assert "data: Field required" in _error(tmp_path, "training:\n  epochs: 1\n")
+
+
+@pytest.mark.parametrize(("max_length", "stride"), [(10, 8), (10, 9), (32, 100)])
+def test_stride_must_leave_room_in_a_window(tmp_path: Path, max_length: int, stride: int) -> None:
+    message = _error(tmp_path, MINIMAL + f"training:\n  max_length: {max_length}\n  stride: {stride}\n")
+    assert "stride" in message and f"max_length - 2 ({max_length - 2})" in message
+
+
+def test_largest_valid_stride(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + "training:\n  max_length: 10\n  stride: 7\n"))
+    assert config.training.stride == 7
+
+
+def test_relative_corpus_path_is_resolved_against_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "corpora" / "mine").mkdir(parents=True)
+    path = _write(tmp_path / "configs", "data:\n  corpora:\n    - path: ../corpora/mine\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert config.data.corpora[0].path == (tmp_path / "corpora" / "mine").resolve()
+    assert config.data.corpora[0].label == "mine"
+
+
+def test_absolute_corpus_path_is_kept(tmp_path: Path) -> None:
+    target = (tmp_path / "abs").resolve()
+    config = load_config(_write(tmp_path, f"data:\n  corpora:\n    - path: {target}\n"))
+    assert config.data.corpora[0].path == target
+
+
+# -- overrides ------------------------------------------------------------------------------------
+
+
+def test_set_overrides_scalars_and_creates_sections(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "training:\n  epochs: 3\n")
+    config = load_config(path, ["training.epochs=0.5", "training.learning_rate=2e-5", "model.random.hidden_size=16",
+                                "output.dir=/tmp/x", "model.roles=[attacker, target]"])
+    assert config.training.epochs == 0.5
+    assert config.training.learning_rate == pytest.approx(2e-5)
+    assert config.model.random is not None and config.model.random.hidden_size == 16
+    assert config.output.dir == Path("/tmp/x")
+    assert config.model.roles == ["attacker", "target"]
+
+
+def test_set_indexes_lists(tmp_path: Path) -> None:
+    path = _write(tmp_path, "data:\n  corpora:\n    - name: muc4\n    - name: casie\n")
+    config = load_config(path, ["data.corpora.0.weight=2", "data.corpora.1.train=[train, dev]"])
+    assert config.data.corpora[0].weight == 2.0 and config.data.corpora[1].weight == 1.0
+    assert config.data.corpora[1].train == ["train", "dev"]
+    config = load_config(path, ["data.corpora.1={name: re3d}"])
+    assert [c.name for c in config.data.corpora] == ["muc4", "re3d"]
+
+
+def test_set_results_are_validated_too(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL, ["training.stride=500"])
+    assert "stride" in message
+    message = _error(tmp_path, MINIMAL, ["training.epoch=1"])
+    assert "training.epoch: unknown key" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("training.epochs", "expected section.key=value"),
+        ("data.corpora.5.weight=2", "not an index"),
+        ("data.corpora.x.weight=2", "not an index"),
+        ("data.corpora.7=2", "not an index"),
+        ("data.corpora.first=2", "not an index"),
+        ("training.epochs.max=2", "not a section"),
+        ("training.epochs=[1", "not valid YAML"),
+    ],
+)
+def test_bad_overrides_are_config_errors(tmp_path: Path, override: str, fragment: str) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  epochs: 3\n", [override])
+    assert fragment in message and override.split("=")[0] in message
+
+
+def test_apply_overrides_on_a_plain_dict() -> None:
+    data = {"a": {"b": [1, {"c": 2}]}}
+    assert apply_overrides(data, ["a.b.1.c=5", "a.b.0=x", "a.d=null"]) == {"a": {"b": ["x", {"c": 5}], "d": None}}
+
+
+# -- file problems and output ----------------------------------------------------------------------
+
+
+def test_file_problems(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    assert "not valid YAML" in _error(tmp_path, "data: [unclosed\n")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("data:\n  corpora:\n    - name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(bad)
+    assert "must be a YAML mapping" in _error(tmp_path, "- just\n- a list\n")
+    assert "must be a YAML mapping" in _error(tmp_path, "- just\n- a list\n", ["training.epochs=1"])
+    with pytest.raises(ConfigError, match="mapping"):
+        config_from_dict(["not", "a", "dict"])
+
+
+def test_config_to_yaml_round_trips(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + "model:\n  native_tags: {PerpInd: attacker, Target: target}\n"))
+    again = config_from_dict(yaml.safe_load(config_to_yaml(config)))
+    assert again == config
+    assert again.model.tagset().tags == ("PerpInd", "Target")

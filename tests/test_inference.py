@@ -1,0 +1,126 @@
+"""The Python API (``Tagger``) on the smoke model, and window merging on a controlled model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from eventroles.data.document import Document
+from eventroles.data.roles import ROLES
+from eventroles.models.inference import Tagger
+
+EVENT = "On Sunday, the militia struck the power station near Oslen using drones."
+TRICKY = [
+    EVENT,
+    "On 3 March 1998,\r\nGovernment troops struck villagers near Kalu\tusing rifles.\r\n",
+    "Le  maire de Sévérac   a été attaqué 🙂🙂 près de Kalu\u00a0lundi — «citation».",
+    "\t\t  Gunmen   struck    the mayor\tnear Varna  on Monday night.   \n\n\n",
+    "الميليشيا هاجمت القرية near Oslen 😀👍🏽 e\u0301 北京 struck the mayor.",
+    "🙂",
+    "...",
+]
+
+
+@pytest.fixture(scope="module")
+def tagger(smoke_model: Path) -> Tagger:
+    return Tagger.load(smoke_model, device="cpu", precision="fp32")
+
+
+def check_offsets(text: str, spans: list[dict]) -> None:
+    doc = Document("x", text)
+    starts, ends = set(doc.words.starts), set(doc.words.ends)
+    for span in spans:
+        assert 0 <= span["start"] < span["end"] <= len(text)
+        assert text[span["start"] : span["end"]] == span["text"]
+        assert span["start"] in starts and span["end"] in ends, span  # whole words
+        assert span["role"] in ROLES and 0.0 <= span["score"] <= 1.0
+
+
+def test_offsets_round_trip_on_tricky_texts(tagger: Tagger) -> None:
+    results = tagger(TRICKY)
+    assert len(results) == len(TRICKY)
+    for text, spans in zip(TRICKY, results):
+        check_offsets(text, spans)
+    found = {(s["role"], s["text"]) for s in results[0]}
+    assert ("location", "Oslen") in found and ("weapon", "drones") in found
+
+
+def test_single_text_gives_a_list_of_spans(tagger: Tagger) -> None:
+    spans = tagger(EVENT)
+    assert isinstance(spans, list) and spans == tagger([EVENT])[0]
+    assert tagger("") == [] and tagger([]) == []
+
+
+def test_pipe_streams_the_same_predictions(tagger: Tagger) -> None:
+    docs = [Document(str(i), text) for i, text in enumerate(TRICKY)]
+    streamed = list(tagger.pipe(iter(docs), chunk_size=3))
+    direct = tagger.predict_documents(docs)
+    assert [d.id for d in streamed] == [d.id for d in docs]
+    assert [d.spans for d in streamed] == [d.spans for d in direct]
+
+
+def test_long_article_is_labelled_to_its_end(tagger: Tagger) -> None:
+    text = " ".join(["The weather was mild."] * 5000) + " " + EVENT
+    assert len(text.split()) > 20_000
+    spans = tagger(text)
+    check_offsets(text, spans)
+    tail = len(text) - len(EVENT)
+    assert any(s["role"] == "location" and s["text"] == "Oslen" and s["start"] > tail for s in spans)
+
+
+# -- window merging with a model whose output is a function of the token id ------------------
+class IdDrivenNet(torch.nn.Module):
+    """Per token and head, B, I or O from the token id alone: any window sees the same."""
+
+    def __init__(self, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, shapes: torch.Tensor | None = None) -> torch.Tensor:
+        head = torch.arange(self.heads)
+        tag = (ids.unsqueeze(-1) * (2 * head + 3) + head) % 7  # 0..6 -> mostly O, some B and I
+        tag = torch.where(tag < 3, tag, torch.zeros_like(tag))
+        strength = 2.0 + (ids % 5).float().unsqueeze(-1).unsqueeze(-1) * 0.5  # varied scores
+        return torch.nn.functional.one_hot(tag, 3).float() * strength
+
+
+def controlled(smoke_model: Path, **options) -> Tagger:
+    tagger = Tagger.load(smoke_model, device="cpu", precision="fp32", **options)
+    tagger.model = IdDrivenNet(len(tagger.meta.tagset.tags))
+    return tagger
+
+
+LONG = " ".join(
+    f"On day {i} the militia of Kalu-{i % 7} struck {i * 13 % 97} villagers near Oslen using rifles."
+    for i in range(40)
+)
+
+
+def test_windows_merge_without_losing_or_duplicating_spans(smoke_model: Path) -> None:
+    small = controlled(smoke_model, max_length=16, stride=4)
+    big = controlled(smoke_model, max_length=100_000)
+    docs = [Document("long", LONG)]
+    assert len(small.preprocess(docs).bounds[0]) > 30  # many windows
+    assert len(big.preprocess(docs).bounds[0]) == 1
+    windowed, whole = small.predict_documents(docs)[0], big.predict_documents(docs)[0]
+    assert len(whole.spans) > 50
+    assert windowed.spans == whole.spans
+    assert len(set(windowed.spans)) == len(windowed.spans)
+    assert len(set(whole.meta["span_scores"].values())) > 1
+    offsets = small.tokenizer(LONG, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    joins = [offsets[start][0] for start, _ in small.preprocess(docs).bounds[0][1:]]
+    crossing = [s for s in whole.spans if any(s.start < j < s.end for j in joins)]
+    assert crossing  # some spans straddle a window join
+    assert windowed.meta["span_scores"] == pytest.approx(whole.meta["span_scores"])
+    last_word_end = whole.words.ends[-1]
+    assert max(s.end for s in whole.spans) > last_word_end - 40  # spans up to the end
+
+
+def test_length_sorted_batches_keep_documents_apart(smoke_model: Path) -> None:
+    small = controlled(smoke_model, max_length=16, stride=4, batch_size=5)
+    texts = [LONG, "Gunmen struck the mayor.", LONG[: len(LONG) // 3], "", TRICKY[2]]
+    together = small(texts)
+    alone = [small(text) for text in texts]
+    assert together == alone

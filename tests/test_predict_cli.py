@@ -1,0 +1,299 @@
+"""``eventroles predict`` on the smoke model: formats, offsets, bad inputs, several processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eventroles.cli import _register, app
+from eventroles.data.problems import ReadReport
+from eventroles.data.readers.jsonl import read_jsonl_file
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENT = "On Sunday, the militia struck the power station near Oslen using drones."
+EVENT2 = "On 3 March 1998, Government troops struck villagers near Kalu using rifles."
+TRICKY = "\ufeffLe  maire 🙂 de Sévérac\r\n\t" + EVENT + "\r\n\r\n   Gunmen\tstruck the mayor near Varna.  \u00a0\n"
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    if not any(c.name == "predict" for c in app.registered_commands):
+        _register()
+    return CliRunner()
+
+
+def predict(runner: CliRunner, model: Path, *args: str | Path, input: bytes | str | None = None):
+    options = ["--device", "cpu", "--precision", "fp32", "--no-progress"]
+    return runner.invoke(app, ["predict", str(model), *map(str, args), *options], input=input)
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def check_rows(items: list[dict]) -> None:
+    for item in items:
+        assert set(item) == {"id", "text", "spans"}
+        for span in item["spans"]:
+            assert item["text"][span["start"] : span["end"]] == span["text"]
+            assert span["role"] and 0.0 <= span["score"] <= 1.0
+
+
+def test_txt_offsets_index_the_article(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_bytes(TRICKY.encode("utf-8"))
+    out = tmp_path / "out.jsonl"
+    result = predict(runner, smoke_model, article, "-o", out)
+    assert result.exit_code == 0, result.output
+    [item] = rows(out)
+    check_rows([item])
+    assert item["id"] == str(article)
+    assert item["text"] == TRICKY.removeprefix("\ufeff")  # CRLF, tabs, spaces kept; BOM dropped
+    assert any(s["role"] == "location" and s["text"] == "Oslen" for s in item["spans"])
+    assert "labelled 1 document" in result.stderr and result.stdout == ""
+    docs = read_jsonl_file(out, ReadReport())  # what `evaluate --predictions` reads
+    assert docs[0].text == item["text"] and len(docs[0].spans) == len(item["spans"])
+
+
+def test_folder_with_bad_files_labels_the_others(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    (folder / "deep" / "er").mkdir(parents=True)
+    (folder / "a.txt").write_text(EVENT, encoding="utf-8")
+    (folder / "deep" / "er" / "b.txt").write_text(EVENT2, encoding="utf-8")
+    (folder / "feed.jsonl").write_text(json.dumps({"id": "f1", "text": EVENT}) + "\n", encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_bytes(b"  \r\n\t\n")
+    (folder / "deep" / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (folder / "latin1.txt").write_bytes("Café bombé à Sévérac".encode("latin-1"))
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (folder / ".hidden.txt").write_text(EVENT, encoding="utf-8")
+    result = predict(runner, smoke_model, folder)
+    assert result.exit_code == 0, result.output
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    check_rows(items)
+    assert [i["id"] for i in items] == [str(folder / "a.txt"), "f1", str(folder / "deep" / "er" / "b.txt")]
+    err = result.stderr
+    assert f"{folder / 'empty.txt'}: the file is empty" in err
+    assert f"{folder / 'blank.txt'}: the file holds only whitespace" in err
+    assert f"{folder / 'deep' / 'binary.txt'}: a binary file" in err
+    assert f"{folder / 'latin1.txt'}: not valid UTF-8" in err
+    assert f"{folder / 'photo.jpg'}: not a .txt or .jsonl file" in err
+    assert ".hidden" not in err
+    summary = err.strip().splitlines()[-1]
+    assert summary.startswith("labelled 3 documents") and "skipped 5" in summary
+    assert "empty file 2" in summary and "binary file 1" in summary and "not UTF-8 1" in summary
+
+
+def test_jsonl_bad_lines_are_named_and_skipped(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    lines = [
+        json.dumps({"id": "keep-1", "text": EVENT, "spans": "ignored"}).encode(),
+        b'{"text": ""}',
+        b"not json",
+        b'{"id": "q"}',
+        b"",
+        b"[1, 2]",
+        b'{"text": 5}',
+        json.dumps({"id": [1], "text": EVENT}).encode(),
+        json.dumps({"text": "caf"}).encode()[:-2] + b"\xe9\"}",
+        json.dumps({"text": EVENT2}).encode(),
+        json.dumps({"id": 42, "text": "  \t"}).encode(),
+        json.dumps({"id": 43, "text": EVENT2}).encode(),
+    ]
+    feed.write_bytes(b"\n".join(lines) + b"\n")
+    result = predict(runner, smoke_model, feed, "--chunk-size", "2")
+    assert result.exit_code == 0, result.output
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    check_rows(items)
+    assert [i["id"] for i in items] == ["keep-1", "feed:10", "43"]
+    err = result.stderr
+    for number, message in [
+        (2, 'empty "text"'),
+        (3, "malformed JSON"),
+        (4, 'no "text" field'),
+        (6, "expected a JSON object, got list"),
+        (7, '"text" must be a string'),
+        (8, '"id" must be a string or an integer'),
+        (9, "not valid UTF-8"),
+        (11, 'empty "text"'),
+    ]:
+        assert f"{feed}, line {number}: {message}" in err
+    assert "labelled 3 documents" in err and "skipped 8" in err
+    again = predict(runner, smoke_model, feed)  # chunking does not change the output
+    assert again.stdout == result.stdout
+
+
+def test_nothing_labelled_exits_2(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
+    result = predict(runner, smoke_model, tmp_path / "empty.txt", tmp_path / "empty.jsonl", tmp_path / "missing.txt")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'empty.jsonl'}: the file is empty" in result.stderr
+    assert f"{tmp_path / 'missing.txt'}: no such file or folder" in result.stderr
+    assert "labelled 0 documents" in result.stderr and "nothing was labelled" in result.stderr
+
+
+def test_a_missing_input_does_not_stop_the_others(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(EVENT, encoding="utf-8")
+    result = predict(runner, smoke_model, tmp_path / "nope", tmp_path / "a.txt")
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1
+    assert "nope: no such file or folder" in result.stderr
+
+
+def test_model_folder_errors_exit_1(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(EVENT, encoding="utf-8")
+    missing = predict(runner, tmp_path / "no-model", tmp_path / "a.txt")
+    assert missing.exit_code == 1 and "no-model does not exist" in missing.stderr
+    partial = tmp_path / "partial"
+    shutil.copytree(smoke_model, partial)
+    (partial / "model.safetensors").unlink()
+    result = predict(runner, partial, tmp_path / "a.txt")
+    assert result.exit_code == 1
+    assert "incomplete" in result.stderr and "model.safetensors" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_standard_input(runner: CliRunner, smoke_model: Path) -> None:
+    text = predict(runner, smoke_model, "-", input=("\r\n" + EVENT + "\r\n").encode())
+    assert text.exit_code == 0, text.output
+    [item] = [json.loads(line) for line in text.stdout.splitlines()]
+    assert item["id"] == "stdin" and item["text"] == "\r\n" + EVENT + "\r\n"
+    check_rows([item])
+    feed = "\n" + json.dumps({"id": "s1", "text": EVENT}) + "\n" + json.dumps({"text": EVENT2}) + "\n"
+    lines = predict(runner, smoke_model, "-", input=feed)
+    assert [json.loads(line)["id"] for line in lines.stdout.splitlines()] == ["s1", "stdin:3"]
+
+
+class Marks(HTMLParser):
+    """Text inside ``div.text`` per article and, per (article, data-span), the marked text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.marked: dict[tuple[int, int], str] = {}
+        self.stack: list[dict] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "meta":
+            return
+        attrs = dict(attrs)
+        if attrs.get("class") == "text":
+            self.texts.append("")
+        self.stack.append(attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if any(a.get("class") == "text" for a in self.stack):
+            self.texts[-1] += data
+            for attrs in self.stack:
+                if "data-span" in attrs:
+                    key = (len(self.texts) - 1, int(attrs["data-span"]))
+                    self.marked[key] = self.marked.get(key, "") + data
+
+
+def test_html_and_conll_outputs(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    texts = [EVENT, "<script>alert('x')</script> & " + EVENT2, TRICKY.removeprefix("\ufeff")]
+    feed.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    assert predict(runner, smoke_model, feed, "-o", tmp_path / "out.jsonl").exit_code == 0
+    items = rows(tmp_path / "out.jsonl")
+    assert sum(len(i["spans"]) for i in items) >= 8
+
+    page = tmp_path / "out.html"  # format from the suffix
+    assert predict(runner, smoke_model, feed, "-o", page).exit_code == 0
+    source = page.read_bytes().decode("utf-8")
+    assert "<script>" not in source and "legend" in source
+    parser = Marks()
+    parser.feed(source)
+    parser.close()
+    assert parser.texts == [i["text"] for i in items]
+    expected = {(d, k): span["text"] for d, item in enumerate(items) for k, span in enumerate(item["spans"])}
+    assert parser.marked == expected
+
+    conll = predict(runner, smoke_model, feed, "--format", "conll")
+    assert conll.exit_code == 0
+    blocks = conll.stdout.strip("\n").split("\n\n")
+    assert len(blocks) == 3
+    for block, item in zip(blocks, items):
+        head, columns, *words = block.split("\n")
+        assert head == f"# id = {item['id']}" and columns.startswith("# columns = word start end ")
+        begins = 0
+        for line in words:
+            word, start, end, *tags = line.split("\t")
+            assert item["text"][int(start) : int(end)] == word
+            begins += sum(tag.startswith("B-") for tag in tags)
+        assert begins == len(item["spans"])
+
+
+def test_quantize_and_option_errors(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(EVENT, encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(smoke_model), str(tmp_path / "a.txt"), "--quantize", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    check_rows([json.loads(line) for line in result.stdout.splitlines()])
+    clash = runner.invoke(app, ["predict", str(smoke_model), str(tmp_path / "a.txt"), "--quantize", "--precision", "bf16"])
+    assert clash.exit_code == 1 and "--quantize" in clash.stderr
+    bad = predict(runner, smoke_model, tmp_path / "a.txt", "--format", "xml")
+    assert bad.exit_code == 1 and "jsonl, conll, html" in bad.stderr
+
+
+def test_twenty_thousand_word_article_is_labelled_to_its_end(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    article = tmp_path / "long.txt"
+    text = "\n".join(["The weather was mild."] * 5000) + "\n" + EVENT
+    article.write_text(text, encoding="utf-8", newline="")
+    result = predict(runner, smoke_model, article)
+    assert result.exit_code == 0, result.output
+    [item] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert item["text"] == text
+    check_rows([item])
+    tail = len(text) - len(EVENT)
+    assert any(s["text"] == "Oslen" and s["role"] == "location" and s["start"] > tail for s in item["spans"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_write_what_one_writes(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    """Two CPU processes under ``accelerate launch``, each labelling every other input."""
+    pytest.importorskip("accelerate")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.txt").write_text(f"Item {i}. " + (EVENT if i % 2 else EVENT2), encoding="utf-8")
+    (folder / "5-empty.txt").write_bytes(b"")
+    (folder / "6.jsonl").write_text(
+        "".join(json.dumps({"id": f"j{i}", "text": EVENT2 + " " * i}) + "\n" for i in range(4)) + "oops\n",
+        encoding="utf-8",
+    )
+    one = tmp_path / "one.jsonl"
+    assert predict(runner, smoke_model, folder, "-o", one).exit_code == 0
+    two = tmp_path / "two.jsonl"
+    # accelerate's `--cpu --num_processes 2` starts one process unless given an MPI hostfile;
+    # `--multi_gpu` with `--device cpu` starts two processes that talk over gloo on the CPU.
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(free_port()), "-m", "eventroles.cli", "predict", str(smoke_model), str(folder),
+        "-o", str(two), "--device", "cpu", "--precision", "fp32", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(in 2 processes)" in done.stderr
+    assert "6.jsonl, line 5: malformed JSON" in done.stderr and "5-empty.txt: the file is empty" in done.stderr
+    assert two.read_text(encoding="utf-8") == one.read_text(encoding="utf-8")
+    assert len(rows(two)) == 9
+    assert not list(tmp_path.glob(".two.jsonl.part-*"))  # part files cleaned up

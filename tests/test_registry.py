@@ -1,0 +1,90 @@
+"""The corpus registry: one way to get documents, with messages that say what to do next."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eventroles.data.problems import CorpusFormatError, CorpusNotFoundError
+from eventroles.data.registry import CORPORA, corpus_folder, get_corpus, load_corpus, parse_spec
+from eventroles.data.roles import ROLES
+
+
+def _jsonl(path: Path) -> Path:
+    lines = [
+        {"id": "x1", "text": "Rebels shelled Kyiv.", "spans": [{"start": 0, "end": 6, "role": "attacker"},
+                                                           {"start": 16, "end": 19, "role": "location"}]},  # "yiv"
+        {"id": "x2", "text": "Nothing happened.", "spans": [], "roles": ["time"]},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_load_corpus_reads_a_jsonl_path(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "mine.jsonl")
+    docs, report = load_corpus(str(path))
+    assert [d.id for d in docs] == ["x1", "x2"]
+    assert [docs[0].span_text(s) for s in docs[0].spans] == ["Rebels", "Kyiv"]
+    assert docs[1].roles == frozenset({"time"})
+    assert docs[0].corpus == "mine"
+    assert report.counts == {"span_snapped_to_words": 1}  # the repair comes back with the documents
+
+
+def test_load_corpus_jsonl_errors_are_corpus_errors(tmp_path: Path) -> None:
+    with pytest.raises(CorpusNotFoundError, match="no such file"):
+        load_corpus(str(tmp_path / "absent.jsonl"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json}\n", encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match="line 1"):
+        load_corpus(str(bad))
+
+
+def test_unknown_corpus_lists_the_known_ones() -> None:
+    with pytest.raises(CorpusNotFoundError) as caught:
+        load_corpus("muc5:test")
+    message = str(caught.value)
+    assert "unknown corpus 'muc5'" in message
+    assert all(name in message for name in CORPORA)
+    assert ".jsonl" in message  # and says a file path works too
+
+
+def test_unknown_split_lists_the_splits() -> None:
+    with pytest.raises(CorpusNotFoundError) as caught:
+        load_corpus("muc4:validation")
+    assert "no split 'validation'" in str(caught.value) and "train, dev, test" in str(caught.value)
+
+
+def test_missing_corpus_folder_says_where_and_how(tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(CorpusNotFoundError) as caught:
+        load_corpus("wikievents:dev", root=tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path / "wikievents") in message
+    assert "EVENTROLES_DATA" in message and "eventroles data download wikievents" in message
+    monkeypatch.setenv("EVENTROLES_DATA", str(tmp_path / "root"))
+    with pytest.raises(CorpusNotFoundError, match=str(tmp_path / "root" / "muc4")):
+        load_corpus("muc4")
+
+
+def test_root_folder_with_a_jsonl_corpus(tmp_path: Path, monkeypatch) -> None:
+    # The bundled sample corpus is read by the jsonl reader from its own folder, whatever the root.
+    monkeypatch.setenv("EVENTROLES_DATA", str(tmp_path))
+    docs, _ = load_corpus("sample:dev")
+    assert docs and all(d.corpus == "sample" for d in docs)
+    assert all(d.text[s.start : s.end].strip() == d.text[s.start : s.end] for d in docs for s in d.spans)
+    assert corpus_folder(get_corpus("sample"), tmp_path) == corpus_folder(get_corpus("sample"))
+
+
+def test_parse_spec_default_split() -> None:
+    assert parse_spec("muc4") == ("muc4", "test")
+    assert parse_spec("muc4", default_split="dev") == ("muc4", "dev")
+    assert parse_spec("casie:train") == ("casie", "train")
+
+
+def test_registry_entries_are_consistent() -> None:
+    for name, info in CORPORA.items():
+        assert info.name == name
+        assert set(info.roles) <= set(ROLES)
+        assert info.splits and info.licence and info.description
+        assert callable(info.load_reader())

@@ -1,0 +1,147 @@
+"""Model folders: written atomically, read back identically, clear errors for broken folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from eventroles.data.tags import TagSet
+from eventroles.models import storage
+from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
+from eventroles.models.network import RoleTagger
+from eventroles.models.storage import META, WEIGHTS, ModelFolderError, ModelMeta, load_model, read_meta, save_model
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("minilm")
+
+
+def _model(tokenizer, word_shape: bool = True, seed: int = 0) -> RoleTagger:
+    torch.manual_seed(seed)
+    backbone = build_backbone(None, RandomBackbone(hidden_size=16, num_hidden_layers=1, intermediate_size=32), len(tokenizer))
+    return RoleTagger(backbone, 3, word_shape=word_shape).eval()
+
+
+def _meta(model: RoleTagger) -> ModelMeta:
+    tagset = TagSet.from_labels({"PerpInd": "attacker", "Target": "target", "SilverTime": "time"})
+    return ModelMeta(tagset, storage.backbone_config_dict(model), word_shape=model.shape_embedding is not None,
+                     max_length=64, stride=16, info={"config": {"training": {"seed": 7}}, "dev": {"f1": 0.5}})
+
+
+def _outputs(model: RoleTagger, tokenizer) -> torch.Tensor:
+    encoded = tokenizer(["Rebels attacked the bridge in Kyiv."], return_tensors="pt")
+    shapes = torch.ones_like(encoded["input_ids"])
+    with torch.no_grad():
+        return model(encoded["input_ids"], encoded["attention_mask"], shapes)
+
+
+def test_save_then_load_gives_the_same_model(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    with torch.no_grad():
+        model.shape_embedding.weight.normal_()  # make the shape embedding matter
+    meta = _meta(model)
+    folder = save_model(model, tokenizer, meta, tmp_path / "models" / "tagger")
+    assert folder == tmp_path / "models" / "tagger"
+    assert (folder / WEIGHTS).is_file() and (folder / META).is_file()
+    loaded, loaded_tokenizer, loaded_meta = load_model(folder)
+    assert not loaded.training
+    assert torch.allclose(_outputs(model, tokenizer), _outputs(loaded, loaded_tokenizer))
+    assert loaded_meta.tagset == meta.tagset
+    assert (loaded_meta.word_shape, loaded_meta.max_length, loaded_meta.stride) == (True, 64, 16)
+    assert loaded_meta.info == meta.info
+    assert loaded_tokenizer.is_fast
+    assert loaded_tokenizer("Kyiv")["input_ids"] == tokenizer("Kyiv")["input_ids"]
+    saved = json.loads((folder / META).read_text(encoding="utf-8"))
+    assert saved["format_version"] == storage.FORMAT_VERSION and "eventroles_version" in saved
+
+
+def test_save_replaces_an_existing_folder_and_leaves_no_temporaries(tmp_path: Path, tokenizer) -> None:
+    first, second = _model(tokenizer, seed=1), _model(tokenizer, seed=2)
+    folder = tmp_path / "tagger"
+    save_model(first, tokenizer, _meta(first), folder)
+    (folder / "stale.txt").write_text("from the old model")
+    save_model(second, tokenizer, _meta(second), folder)
+    assert not (folder / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tagger"]  # no staging or trash left
+    loaded, _, _ = load_model(folder)
+    assert torch.allclose(_outputs(loaded, tokenizer), _outputs(second, tokenizer))
+
+
+def test_failed_save_keeps_the_old_model_intact(tmp_path: Path, tokenizer, monkeypatch) -> None:
+    model = _model(tokenizer)
+    folder = tmp_path / "tagger"
+    save_model(model, tokenizer, _meta(model), folder)
+    before = (folder / WEIGHTS).read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(_model(tokenizer, seed=5), tokenizer, _meta(model), folder)
+    assert (folder / WEIGHTS).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tagger"]
+    load_model(folder)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_incomplete_folder_names_the_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / META).write_text("{}")
+    with pytest.raises(ModelFolderError, match=f"missing {WEIGHTS}"):
+        load_model(tmp_path / "half")
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"tagset": {"tags": ["x"], "roles": ["perp"]}, "backbone_config": {}}'])
+def test_bad_metadata_is_a_model_folder_error(tmp_path: Path, tokenizer, content: str) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    (folder / META).write_text(content)
+    with pytest.raises(ModelFolderError, match=META):
+        read_meta(folder)
+
+
+def test_corrupt_weights_are_a_model_folder_error(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    (folder / WEIGHTS).write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFolderError, match="could not be read"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_match_the_metadata(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer, word_shape=True)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    meta["word_shape"] = False  # the weights hold a shape embedding the metadata does not describe
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(ModelFolderError, match="does not match"):
+        load_model(folder)
+
+
+def test_weights_for_another_number_of_tags(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    meta["tagset"] = TagSet.from_roles().to_dict()  # five heads; the weights hold three
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(ModelFolderError, match="does not match"):
+        load_model(folder)
+
+
+def test_missing_tokenizer_is_a_model_folder_error(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    for path in folder.iterdir():
+        if path.name not in (META, WEIGHTS):
+            path.unlink()
+    with pytest.raises(ModelFolderError, match="tokenizer"):
+        load_model(folder)

@@ -1,0 +1,172 @@
+"""Output writers (models/writers.py) on hand-made labelled documents; no model needed."""
+
+from __future__ import annotations
+
+import io
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+from eventroles.data.document import Document, Span
+from eventroles.data.problems import ReadReport
+from eventroles.data.readers.jsonl import read_jsonl_file
+from eventroles.data.roles import ROLES
+from eventroles.models.writers import ConllWriter, HtmlWriter, JsonlWriter, doc_record, record_document
+
+TRICKY = 'Rebels <b>&amp;</b> "militia"\r\n\tattacked  the town of Kafr 🙂 on Sunday.'
+
+
+def at(text: str, phrase: str, role: str, label: str | None = None) -> Span:
+    start = text.index(phrase)
+    return Span(start, start + len(phrase), role, label)
+
+
+def labelled(text: str, spans: list[Span], doc_id: str = "d1") -> Document:
+    scores = {(s.start, s.end, s.role): 0.5 + i / 100 for i, s in enumerate(spans)}
+    return Document(doc_id, text, sorted(spans), meta={"span_scores": scores})
+
+
+def tricky_doc() -> Document:
+    """Nested (town of Kafr / Kafr), crossing (attacked the town / the town of Kafr) spans."""
+    return labelled(
+        TRICKY,
+        [
+            at(TRICKY, "Rebels", "attacker"),
+            at(TRICKY, "<b>", "attacker", "PerpOrg"),
+            at(TRICKY, "the town of Kafr", "target"),
+            at(TRICKY, "Kafr", "location"),
+            at(TRICKY, "attacked  the town", "weapon"),
+            at(TRICKY, "Sunday", "time"),
+        ],
+    )
+
+
+def write(writer_class, docs: list[Document], **kwargs) -> str:
+    handle = io.StringIO(newline="")
+    writer = writer_class(handle, **kwargs)
+    writer.begin()
+    for doc in docs:
+        writer.write(doc)
+    writer.end()
+    return handle.getvalue()
+
+
+# -- jsonl ------------------------------------------------------------------------------------
+def test_jsonl_lines_are_what_evaluate_reads(tmp_path: Path) -> None:
+    doc = tricky_doc()
+    out = write(JsonlWriter, [doc, labelled("No event here.", [], "d2")])
+    lines = out.splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert set(first) == {"id", "text", "spans"} and first["text"] == TRICKY
+    for span in first["spans"]:
+        assert {"start", "end", "role", "text", "score"} <= set(span)
+        assert TRICKY[span["start"] : span["end"]] == span["text"]
+    path = tmp_path / "pred.jsonl"
+    path.write_text(out, encoding="utf-8")
+    back = read_jsonl_file(path, ReadReport())
+    assert [d.id for d in back] == ["d1", "d2"]
+    assert back[0].spans == doc.spans and back[0].text == TRICKY
+
+
+def test_record_round_trip() -> None:
+    doc = tricky_doc()
+    back = record_document(json.loads(json.dumps(doc_record(doc))))
+    assert (back.id, back.text, back.spans) == (doc.id, doc.text, doc.spans)
+    assert doc_record(back) == doc_record(doc)
+
+
+# -- html -------------------------------------------------------------------------------------
+VOID = {"meta", "br", "hr", "img", "link", "input"}
+
+
+class Page(HTMLParser):
+    """Collects each article's text and, per span index, the text inside its marks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.articles: list[dict] = []
+        self.stack: list[tuple[str, dict]] = []
+        self.legend: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag == "article":
+            self.articles.append({"text": "", "spans": {}, "classes": {}})
+        if tag not in VOID:
+            self.stack.append((tag, attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1][0] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        names = [t for t, _ in self.stack]
+        if "mark" in names and any(a.get("class") == "legend" for _, a in self.stack):
+            self.legend.append(data)
+        if not any(a.get("class") == "text" for _, a in self.stack):
+            return
+        article = self.articles[-1]
+        article["text"] += data
+        for tag, attrs in self.stack:
+            if tag == "mark":
+                key = int(attrs["data-span"])
+                article["spans"][key] = article["spans"].get(key, "") + data
+                article["classes"][key] = attrs["class"]
+
+
+def test_html_parses_and_shows_every_span_once() -> None:
+    docs = [tricky_doc(), labelled("Quiet day.", [], "d2 <x>")]
+    out = write(HtmlWriter, docs, roles=ROLES, title="t")
+    page = Page()
+    page.feed(out)
+    page.close()
+    assert out.startswith("<!DOCTYPE html>") and page.stack == []
+    assert "script" not in page.tags and "<b>" not in out  # the text is escaped
+    assert sorted(page.legend) == sorted(ROLES)
+    assert len(page.articles) == 2
+    first = page.articles[0]
+    assert first["text"] == TRICKY
+    doc = docs[0]
+    assert set(first["spans"]) == set(range(len(doc.spans)))
+    for index, span in enumerate(doc.spans):
+        assert first["spans"][index] == doc.span_text(span)
+        assert first["classes"][index] == f"role-{span.role}"
+    assert page.articles[1]["text"] == "Quiet day." and not page.articles[1]["spans"]
+    assert "d2 &lt;x&gt;" in out
+
+
+def test_html_colours_are_distinct_per_role() -> None:
+    out = write(HtmlWriter, [], roles=ROLES)
+    colours = [line.split("background:")[1].split(";")[0].strip() for line in out.splitlines() if line.startswith("mark.role-")]
+    assert len(colours) == len(ROLES) and len(set(colours)) == len(ROLES)
+    assert "<article" not in out and "0 documents" in out
+
+
+# -- conll ------------------------------------------------------------------------------------
+def test_conll_columns_per_head() -> None:
+    out = write(ConllWriter, [tricky_doc()], columns=ROLES)
+    block = out.split("\n\n")[0].splitlines()
+    assert block[0] == "# id = d1"
+    assert block[1] == "# columns = word start end " + " ".join(ROLES)
+    rows = {row.split("\t")[0]: row.split("\t") for row in block[2:]}
+    for row in block[2:]:
+        word, start, end, *tags = row.split("\t")
+        assert TRICKY[int(start) : int(end)] == word and len(tags) == len(ROLES)
+    column = {role: 3 + i for i, role in enumerate(ROLES)}
+    assert rows["town"][column["target"]] == "I-target" and rows["town"][column["weapon"]] == "I-weapon"
+    assert rows["Kafr"][column["target"]] == "I-target" and rows["Kafr"][column["location"]] == "B-location"
+    assert rows["Rebels"][column["attacker"]] == "B-attacker"
+    assert rows["Sunday"][column["time"]] == "B-time"
+    assert out.endswith("\n\n")
+
+
+def test_conll_native_label_columns() -> None:
+    text = "Gunmen of the FMLN shot him."
+    doc = labelled(text, [at(text, "Gunmen", "attacker", "PerpInd"), at(text, "Gunmen of the FMLN", "attacker", "PerpOrg")])
+    out = write(ConllWriter, [doc], columns=("PerpInd", "PerpOrg", "Target"))
+    rows = [row.split("\t") for row in out.splitlines()[2:] if row]
+    assert rows[0][3:] == ["B-PerpInd", "B-PerpOrg", "O"]
+    assert rows[3][3:] == ["O", "I-PerpOrg", "O"]
