@@ -16,14 +16,43 @@ from .roles import ROLES
 from .words import Words, snap_to_words, split_words
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Span:
-    """A role span ``text[start:end]``; ``label`` is the corpus-native label, when kept."""
+    """A role span ``text[start:end]``; ``label`` is the corpus-native label, when kept.
+
+    Spans sort by ``sort_key`` = (start, end, role, label or ""), so that a span without a
+    label sorts before a labelled one at the same place instead of raising TypeError (the
+    dataclass ordering compared ``None`` with ``str``).
+    """
 
     start: int
     end: int
     role: str
     label: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int, str, str]:
+        return (self.start, self.end, self.role, self.label or "")
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Span):
+            return NotImplemented
+        return self.sort_key < other.sort_key
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Span):
+            return NotImplemented
+        return self.sort_key <= other.sort_key
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Span):
+            return NotImplemented
+        return self.sort_key > other.sort_key
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Span):
+            return NotImplemented
+        return self.sort_key >= other.sort_key
 
     def text_in(self, text: str) -> str:
         return text[self.start : self.end]
@@ -60,13 +89,18 @@ def clean_spans(doc: Document, report: ReadReport, where: str = "") -> Document:
     - an exact duplicate is dropped (``duplicate_span_dropped``);
     - of two overlapping spans of the same role and native label, the shorter is dropped, since
       one BIO sequence per label cannot hold both (``nested_same_role_dropped``).
-    Offsets outside the text are a reader bug or a format error and must be raised before this.
+    Offsets outside the text (or ``start >= end``) are a reader bug or a format error that
+    should be raised before this; here they raise ``ValueError`` naming the document and span.
     """
     label = where or doc.id
     words = doc.words
     snapped: list[Span] = []
     for span in doc.spans:
-        assert 0 <= span.start < span.end <= len(doc.text), (label, span)
+        if not 0 <= span.start < span.end <= len(doc.text):
+            raise ValueError(
+                f"{label}: span {span.role} [{span.start}, {span.end}) is outside the text "
+                f"of document {doc.id!r} ({len(doc.text)} characters) or empty"
+            )
         bounds = snap_to_words(words, span.start, span.end)
         if bounds is None:
             report.add("span_empty_dropped", f"{label}: {span.role} {doc.span_text(span)!r}")

@@ -24,7 +24,7 @@ SHAPE_PAD, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_DIGIT, SHAPE_OTHER = ran
 NUM_SHAPES = 6
 
 # Word tags for decoding, next to OUTSIDE/BEGIN/INSIDE: a word with no subword of its own, and one
-# that lies inside a subword begun in an earlier word ("a\u200bb" is one subword over 3 words).
+# that lies inside a subword begun in an earlier word ("a\u200bb\u200bc" is one subword over 3 words).
 NO_SUBWORD, GLUED = -1, -2
 
 

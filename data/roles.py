@@ -31,7 +31,7 @@ ROLE_TABLE: tuple[Role, ...] = (
     Role(
         "location",
         "Where the attack took place: villages, cities, regions, countries, named sites.",
-        ("shelling hit a market in [Aleppo]", "[near the airport]"),
+        ("shelling hit a market in [Aleppo]", "near [the airport]"),
     ),
     Role(
         "time",

@@ -5,6 +5,12 @@ spans are snapped to, labelled on and scored over these words. A word is a run o
 digits or underscores, or a single other non-space character; combining marks (accents in
 decomposed text, Indic vowel signs) stay in the word of the character they modify, so a word
 never ends in the middle of a letter.
+
+Invisible format characters (Unicode category Cf: zero-width space, BOM, soft hyphen, word
+joiner, bidi marks...) separate words like spaces and never form a word of their own, so a
+stray U+200E after a name cannot become a one-character "word" with a tag. The exception is a
+zero-width joiner or non-joiner between two word characters (Persian, Indic conjuncts), which
+stays inside its word; likewise a zero-width joiner between two symbols of an emoji sequence.
 """
 
 from __future__ import annotations
@@ -15,22 +21,26 @@ import unicodedata
 from dataclasses import dataclass
 
 
-def _mark_class() -> str:
-    """Regex class body of the Unicode combining marks (Mn, Mc, Me); Python's ``\\w`` has none."""
+def _category_class(prefix: str) -> str:
+    """Regex class body of the characters whose Unicode category starts with ``prefix``."""
     ranges: list[list[int]] = []
-    # Marks only live in planes 0, 1 and 14 (variation selectors).
+    # Marks (M) and format characters (Cf) only live in planes 0, 1 and 14.
     for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
-        if unicodedata.category(chr(code))[0] != "M":
+        if not unicodedata.category(chr(code)).startswith(prefix):
             continue
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1][1] = code
         else:
             ranges.append([code, code])
-    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
 
 
-_MARKS = _mark_class()
-WORD_RE = re.compile(rf"\w[\w{_MARKS}]*|[^\w\s][{_MARKS}]*", re.UNICODE)
+_MARKS = _category_class("M")  # combining marks (Mn, Mc, Me): Python's \w has none
+_FORMAT = _category_class("Cf")  # format characters: none is \w or \s
+_JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ: kept between two word characters
+_WORD = rf"\w[\w{_MARKS}]*(?:[{_JOINERS}]+\w[\w{_MARKS}]*)*"
+_SYMBOL = rf"[^\w\s{_FORMAT}][{_MARKS}]*"
+WORD_RE = re.compile(rf"{_WORD}|{_SYMBOL}(?:\u200d{_SYMBOL})*", re.UNICODE)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 
 from eventroles.data.document import Document, Span
-from eventroles.data.encoding import Alignment, central_window, head_runs, untagged_words
-from eventroles.data.tags import TagSet
+from eventroles.data.encoding import Alignment, central_window, decode_word_tags, untagged_words
+from eventroles.data.tags import BEGIN, INSIDE, TagSet
 
 
 def merge_windows(
@@ -44,23 +44,31 @@ def word_probabilities(alignment: Alignment, subword_probs: np.ndarray) -> tuple
 def decode_spans(
     doc: Document, alignment: Alignment, subword_probs: np.ndarray, tagset: TagSet
 ) -> tuple[list[Span], dict[tuple[int, int, str], float]]:
-    """Spans and their scores for one document."""
+    """Spans and their scores for one document.
+
+    Vectorised where it counts: span scores come from running sums over words (not one mean
+    per span), heads with no B or I tag are not walked, and spans are sorted on plain tuples.
+    """
     probs, has = word_probabilities(alignment, subword_probs)
     tags = untagged_words(probs.argmax(axis=-1), alignment)
-    chosen = probs.max(axis=-1)
-    spans: list[Span] = []
-    scores: dict[tuple[int, int, str], float] = {}
-    for start, end, head, first, last in head_runs(doc, tags):
+    chosen = np.where(has[:, None], probs.max(axis=-1), 0.0).astype(np.float64)
+    sums = np.concatenate([np.zeros((1, chosen.shape[1])), np.cumsum(chosen, axis=0)])
+    counts = np.concatenate([[0], np.cumsum(has)])
+    words = doc.words
+    best: dict[tuple[int, int, str], tuple[float, str | None]] = {}
+    for head in np.flatnonzero(((tags == BEGIN) | (tags == INSIDE)).any(axis=0)):
+        runs = decode_word_tags(tags[:, head])
+        if not runs:
+            continue
+        first, last = np.asarray(runs).T
+        n = counts[last] - counts[first]
+        scores = np.where(n > 0, (sums[last, head] - sums[first, head]) / np.maximum(n, 1), 0.0)
         role = tagset.roles[head]
         label = tagset.tags[head] if tagset.by == "label" else None
-        span = Span(start, end, role, label)
-        words = [w for w in range(first, last) if has[w]]
-        score = float(chosen[words, head].mean()) if words else 0.0
-        key = (start, end, role)
-        if key in scores:  # two native tags of one role on the same words: keep the surer one
-            if score <= scores[key]:
-                continue
-            spans = [s for s in spans if (s.start, s.end, s.role) != key]
-        spans.append(span)
-        scores[key] = score
-    return sorted(spans), scores
+        for a, b, score in zip(first.tolist(), last.tolist(), scores.tolist()):
+            key = (words.starts[a], words.ends[b - 1], role)
+            # Two native tags of one role on the same words: keep the surer one.
+            if key not in best or score > best[key][0]:
+                best[key] = (score, label)
+    order = sorted(best, key=lambda key: (*key, best[key][1] or ""))
+    return [Span(*key, best[key][1]) for key in order], {key: best[key][0] for key in order}

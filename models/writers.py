@@ -29,8 +29,8 @@ from eventroles.data.roles import ROLES
 
 from .inference import span_dicts
 
-FORMATS = ("jsonl", "conll", "html")
-SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".html": "html", ".htm": "html"}
+FORMATS = ("jsonl", "conll", "html", "text")
+SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".html": "html", ".htm": "html", ".txt": "text"}
 
 # Background and border per role: four clearly different hues plus a fifth for weapon.
 COLOURS = {
@@ -141,7 +141,24 @@ class HtmlWriter(Writer):
         super().end()
 
 
-WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "conll": ConllWriter, "html": HtmlWriter}
+class TextWriter(Writer):
+    """For people reading a terminal: each document's spans as a table, in text order."""
+
+    def write(self, doc: Document) -> None:
+        self.count += 1
+        scores = doc.meta.get("span_scores", {})
+        lines = [f"== {doc.id}: {len(doc.spans)} spans"]
+        width = max((len(s.role) for s in doc.spans), default=0)
+        for span in sorted(doc.spans, key=lambda s: (s.start, s.end, s.role)):
+            score = scores.get((span.start, span.end, span.role))
+            score_text = f"{score:.2f}" if isinstance(score, (int, float)) else "    "
+            lines.append(
+                f"  {span.role:<{width}}  {score_text}  [{span.start}:{span.end}]  {_one_line(doc.span_text(span))}"
+            )
+        self.handle.write("\n".join(lines) + "\n")
+
+
+WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "conll": ConllWriter, "html": HtmlWriter, "text": TextWriter}
 
 
 def make_writer(

@@ -189,3 +189,30 @@ def test_muc4_gold_as_predictions_beside_grit(runner: CliRunner, tmp_path: Path,
     scores = json.loads(out.read_text())["corpora"]["muc4:test"]["systems"]["gold_as_pred"]
     assert scores["seqeval"]["micro"]["f1"] == 1.0
     assert scores["ceaf"]["scores"]["micro"]["recall"] >= 0.995
+
+
+def test_evaluates_a_model_folder_and_agrees_with_its_predictions(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path
+) -> None:
+    """`evaluate MODEL` scores what the model predicts: the same numbers as scoring the file that
+    `predict` writes for the same documents."""
+    gold = Path(__file__).resolve().parent / "fixtures" / "smoke" / "dev.jsonl"
+    direct = tmp_path / "direct.json"
+    result = runner.invoke(app, ["evaluate", str(smoke_model), "--data", str(gold), "--json", str(direct)])
+    assert result.exit_code == 0, result.output
+    predictions = tmp_path / "pred.jsonl"
+    result = runner.invoke(app, ["predict", str(smoke_model), str(gold), "-o", str(predictions), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    via_file = tmp_path / "via_file.json"
+    result = runner.invoke(app, ["evaluate", "--predictions", str(predictions), "--data", str(gold), "--json", str(via_file)])
+    assert result.exit_code == 0, result.output
+
+    def micro(path: Path) -> dict:
+        report = json.loads(path.read_text())
+        system = next(iter(report["corpora"].values()))["systems"]
+        return next(iter(system.values()))["seqeval"]["micro"]
+
+    a, b = micro(direct), micro(via_file)
+    assert a["support"] == b["support"] > 0
+    assert a["predicted"] == b["predicted"] > 0, "the smoke model labels something"
+    assert a["f1"] == pytest.approx(b["f1"])

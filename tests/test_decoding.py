@@ -137,7 +137,7 @@ def test_decode_spans_native_tags_keep_the_surer_duplicate(tokenizer) -> None:
 
 
 def test_word_probabilities_mark_words_without_subwords(tokenizer) -> None:
-    doc = Document("d", "a\u200bb hit")
+    doc = Document("d", "a\u200bb\u200bc hit")  # one subword "abc" over three words
     (alignment,) = align(tokenizer, [doc])
     probs, has = word_probabilities(alignment, np.ones((len(alignment), 1, 3), dtype=np.float32))
     assert has.tolist() == [True, False, False, True]

@@ -100,9 +100,34 @@ def test_spans_come_back_sorted_and_label_is_kept() -> None:
     assert doc.spans[0].label == "PerpOrg"
 
 
-def test_offsets_outside_the_text_are_a_reader_bug() -> None:
-    with pytest.raises((AssertionError, ValueError)):
-        _clean([Span(0, len(TEXT) + 1, "target")])
+@pytest.mark.parametrize(
+    "span", [Span(0, len(TEXT) + 1, "target"), Span(-1, 3, "target"), Span(5, 5, "target"), Span(6, 2, "target")]
+)
+def test_offsets_outside_the_text_are_a_value_error_naming_document_and_span(span: Span) -> None:
+    with pytest.raises(ValueError) as error:
+        clean_spans(Document("doc-7", TEXT, [span]), ReadReport(), where="corpus.json:12")
+    message = str(error.value)
+    assert "corpus.json:12" in message and "'doc-7'" in message
+    assert f"[{span.start}, {span.end})" in message and "target" in message
+
+
+def test_spans_with_and_without_label_at_one_place_sort_without_error() -> None:
+    bare, labelled, other = Span(0, 6, "attacker"), Span(0, 6, "attacker", "PerpInd"), Span(0, 6, "attacker", "PerpOrg")
+    assert sorted([other, labelled, bare]) == [bare, labelled, other]
+    assert sorted([labelled, bare]) == sorted([bare, labelled])
+    assert bare < labelled and labelled > bare and bare <= bare and not labelled < bare
+    assert bare.sort_key == (0, 6, "attacker", "")
+    assert sorted([Span(7, 13, "target"), Span(0, 6, "target"), Span(0, 4, "target")]) == [
+        Span(0, 4, "target"), Span(0, 6, "target"), Span(7, 13, "target")
+    ]
+
+
+def test_with_spans_and_clean_spans_sort_mixed_labels() -> None:
+    spans = [_span(TEXT, "Rebels", "attacker", "PerpInd"), _span(TEXT, "Rebels", "attacker")]
+    doc, report = _clean(spans)
+    assert doc.spans == [spans[1], spans[0]]
+    assert Document("d", TEXT).with_spans(spans).spans == [spans[1], spans[0]]
+    assert not report
 
 
 def test_clean_spans_does_not_mutate_the_input() -> None:

@@ -252,15 +252,16 @@ def test_encode_then_decode_returns_gold_spans_exactly(tokenizer, text: str, pie
 
 
 def test_one_subword_over_three_words_decodes_whole(tokenizer) -> None:
-    # BERT's tokenizer deletes the zero-width space: "a\u200bb" is one subword over our three words.
-    doc = _doc("Raiders a\u200bb struck", [("a\u200bb", "attacker")])
+    # BERT's tokenizer deletes the zero-width space (for us a separator): "a\u200bb\u200bc" is one
+    # subword over our three words.
+    doc = _doc("Raiders a\u200bb\u200bc struck", [("a\u200bb\u200bc", "attacker")])
     (alignment,) = align(tokenizer, [doc])
     assert len(doc.words) == 5 and len(alignment) == 3
     assert alignment.first_subword.tolist() == [0, 1, -1, -1, 2]
     assert alignment.glued.tolist() == [False, False, True, True, False]
     assert _decoded(tokenizer, doc) == doc.spans
     # The glued words follow their host word: outside a span they stay outside.
-    other = _doc("Raiders a\u200bb struck", [("Raiders", "attacker")])
+    other = _doc("Raiders a\u200bb\u200bc struck", [("Raiders", "attacker")])
     assert _decoded(tokenizer, other) == other.spans
 
 

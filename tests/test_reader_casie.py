@@ -11,7 +11,7 @@ import pytest
 
 from eventroles.data.problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from eventroles.data.readers import casie
-from eventroles.data.readers.re3d import stable_split
+from eventroles.data.splits import stable_split
 
 SHARED = Path(os.environ.get("EVENTROLES_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real corpora not found at {SHARED} (set EVENTROLES_SHARED_DATA)")

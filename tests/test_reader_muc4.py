@@ -268,3 +268,37 @@ def test_real_roles_and_silver_are_plausible(real) -> None:
         assert report.facts["silver_location_recovered"] <= report.facts["silver_location_values"]
     with_time = sum("time" in d.roles for d in docs)
     assert 50 <= with_time < len(docs)
+
+
+def test_entity_nested_in_a_longer_same_label_span_keeps_a_span(tmp_path: Path) -> None:
+    text = "gunmen of the front for liberation unity attacked a bus. the front fled."
+    extracts = {
+        "PerpInd": [
+            [["gunmen of the front for liberation unity", 0]],
+            [["liberation unity", _at(text, "liberation unity")], ["unity", _at(text, "unity")]],
+        ],
+        "PerpOrg": [[["front", _at(text, "front")]]],
+    }
+    line = json.dumps({"docid": "TST3-MUC4-0009", "doctext": text, "extracts": extracts})
+    (tmp_path / "test.json").write_text(line + "\n", encoding="utf-8")
+    report = ReadReport()
+    (doc,) = muc4.read(tmp_path, "test", report, silver=False)
+    # clean_spans drops both mentions of the second entity; its first mention is put back.
+    assert _texts(doc, "attacker", "PerpInd") == ["gunmen of the front for liberation unity", "liberation unity"]
+    assert _texts(doc, "attacker", "PerpOrg") == ["front", "front"]
+    assert report.counts["nested_same_role_dropped"] == 2
+    assert report.counts["nested_entity_mention_kept"] == 1
+    assert "PerpInd 'liberation unity'" in report.examples["nested_entity_mention_kept"][0]
+    assert doc.spans == sorted(doc.spans)
+
+
+@needs_shared
+def test_real_every_located_entity_has_a_span(real) -> None:
+    splits, _ = real
+    for docs, report in splits.values():
+        for doc in docs:
+            texts = {(s.label, doc.span_text(s)) for s in doc.spans}
+            for label, entities in doc.meta["entities"].items():
+                for entity in entities:
+                    forms = {(label, m + ending) for m in entity for ending in ("", "s", "es")}
+                    assert forms & texts, (doc.id, label, entity)

@@ -11,6 +11,7 @@ import pytest
 
 from eventroles.data.problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from eventroles.data.readers import re3d
+from eventroles.data.splits import stable_fraction, stable_split
 
 SHARED = Path(os.environ.get("EVENTROLES_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real corpora not found at {SHARED} (set EVENTROLES_SHARED_DATA)")
@@ -74,9 +75,9 @@ def test_split_is_deterministic_and_disjoint(tmp_path: Path) -> None:
     assert ids == {s: [d.id for d in second[s]] for s in second}
     assert sorted(sum(ids.values(), [])) == sorted(docs)
     assert all(ids[s] for s in re3d.SPLITS)
-    assert all(re3d.stable_split(i) == s for s in ids for i in ids[s])
-    assert re3d.stable_split("abc") == "train"  # pins the hash rule (sha1, first 8 bytes)
-    assert abs(re3d.stable_fraction("abc") - 0.66249) < 1e-5
+    assert all(stable_split(i) == s for s in ids for i in ids[s])
+    assert stable_split("abc") == "train"  # pins the hash rule (sha1, first 8 bytes)
+    assert abs(stable_fraction("abc") - 0.66249) < 1e-5
 
 
 def test_entity_of_unknown_document_is_counted(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_malformed_entity_names_file_line_field(tmp_path: Path, line: str, field
     folder = _corpus(tmp_path, [_entity("D1", 18, 24, "Weapon", "rocket")])
     entities = folder / "Source A" / "entities.json"
     entities.write_text(entities.read_text() + line + "\n", encoding="utf-8")
-    split = re3d.stable_split("D1")
+    split = stable_split("D1")
     with pytest.raises(CorpusFormatError) as error:
         re3d.read(folder, split, ReadReport())
     assert error.value.line == 2 and error.value.field == field

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from eventroles.data.words import snap_to_words, split_words
@@ -48,16 +50,54 @@ def test_combining_marks_stay_in_their_word(text: str, expected: list[str]) -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Zero-width space, BOM, word joiner, soft hyphen: separators, never words of their own.
+        ("car\u200bbomb", ["car", "bomb"]),
+        ("\ufeffRebels attacked", ["Rebels", "attacked"]),
+        ("a\u2060b \u2060 c", ["a", "b", "c"]),
+        ("infor\u00admation \u00ad", ["infor", "mation"]),
+        # Bidi marks around or after a name (as left by copy-paste from right-to-left pages).
+        ("Mozambique\u200e, \u202aMaputo\u202c", ["Mozambique", ",", "Maputo"]),
+        ("\u200f\u200e\u2066\u2069", []),
+        # ZWNJ inside a Persian word and ZWJ in a Devanagari conjunct stay in the word ...
+        ("می\u200cخواهم رفت", ["می\u200cخواهم", "رفت"]),
+        ("क्\u200dष", ["क्\u200dष"]),
+        # ... but not at a word's edge or between a word and punctuation.
+        ("\u200cab\u200d c\u200d.", ["ab", "c", "."]),
+        # A ZWJ emoji sequence is one symbol; a lone ZWJ is not a word.
+        ("👨\u200d👩 \u200d", ["👨\u200d👩"]),
+    ],
+)
+def test_format_characters_separate_words_except_joiners_inside_a_word(text: str, expected: list[str]) -> None:
+    assert _words(text) == expected
+
+
+def test_no_format_character_is_a_word_of_its_own() -> None:
+    for code in range(0x110000):
+        char = chr(code)
+        if unicodedata.category(char) == "Cf":
+            assert _words(f"a{char}b") in (["a", "b"], [f"a{char}b"]), hex(code)
+            assert _words(f" {char} ") == [], hex(code)
+
+
+def test_snapping_drops_a_trailing_bidi_mark() -> None:
+    text = "in Mozambique\u200e today"
+    assert snap_to_words(split_words(text), 3, 14) == (3, 13)
+
+
+@pytest.mark.parametrize(
     "text",
     ["\ufeffA\u00a0b\u2028c\u200bd", "x\r\ny\tz   w", "e\u0301 👨\u200d👩 東京 a©b", "  lead and trail  "],
 )
-def test_words_cover_every_non_space_character_in_order(text: str) -> None:
+def test_words_cover_every_visible_character_in_order(text: str) -> None:
     words = split_words(text)
     pieces = [text[s:e] for s, e in zip(words.starts, words.ends)]
     assert all(piece and not any(ch.isspace() for ch in piece) for piece in pieces)
     assert list(words.starts) == sorted(words.starts)
     assert all(e <= s for e, s in zip(words.ends, words.starts[1:]))  # no overlap
-    assert "".join(pieces) == "".join(ch for ch in text if not ch.isspace())
+    visible = "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
+    assert "".join(ch for ch in "".join(pieces) if unicodedata.category(ch) != "Cf") == visible
 
 
 def test_covering_returns_overlapping_words() -> None:

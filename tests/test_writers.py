@@ -170,3 +170,24 @@ def test_conll_native_label_columns() -> None:
     rows = [row.split("\t") for row in out.splitlines()[2:] if row]
     assert rows[0][3:] == ["B-PerpInd", "B-PerpOrg", "O"]
     assert rows[3][3:] == ["O", "I-PerpOrg", "O"]
+
+
+def test_text_format_lists_every_span_with_its_offsets() -> None:
+    import io
+
+    from eventroles.data.document import Document, Span
+    from eventroles.models.writers import make_writer
+
+    text = "Rebels shelled\tKalu on Sunday."
+    doc = Document("d1", text, [Span(0, 6, "attacker"), Span(15, 19, "location"), Span(23, 29, "time")],
+                   meta={"span_scores": {(0, 6, "attacker"): 0.91}})
+    out = io.StringIO()
+    writer = make_writer("text", out)
+    writer.begin()
+    writer.write(doc)
+    writer.end()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "== d1: 3 spans"
+    assert "attacker" in lines[1] and "0.91" in lines[1] and "[0:6]" in lines[1] and lines[1].endswith("Rebels")
+    assert lines[2].endswith("Kalu") and "[15:19]" in lines[2]
+    assert lines[3].endswith("Sunday") and "[23:29]" in lines[3]

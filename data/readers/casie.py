@@ -24,7 +24,7 @@ shifted, mostly by -1 to -2 characters, one by -12), the nearest occurrence of `
 ``document_without_annotation_skipped``); a malformed argument is a ``CorpusFormatError``.
 
 Split: CASIE has none. Each file goes by ``stable_split(file name)`` (SHA-1, see
-``re3d.stable_split``): below 0.70 -> train, below 0.85 -> dev, else test.
+``splits.stable_split``): below 0.70 -> train, below 0.85 -> dev, else test.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from typing import Any, Iterator
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
-from .re3d import NEAR, find_near, stable_split
+from ..splits import stable_split
+from ._text import NEAR, find_near
 
 SPLITS = ("train", "dev", "test")
 ATTACK_EVENT = "Attack"

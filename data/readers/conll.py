@@ -16,7 +16,7 @@ Document roles are the values of ``label_map``.
 
 ``cameo_ner`` (``read_cameo``): ``<folder>/{train,test}.txt``, ``S`` (source actor) ->
 attacker, ``T`` (target actor) -> target, ``R`` not mapped. There is no dev file: a sentence goes
-to dev when ``stable_fraction(its text) < 0.10`` (SHA-1, see ``re3d.stable_fraction``), so the
+to dev when ``stable_fraction(its text) < 0.10`` (SHA-1, see ``splits.stable_fraction``), so the
 ``train`` split is the rest of ``train.txt``, and identical sentences never straddle train/dev.
 Source and target cover every kind of political interaction, not only attacks, so each document
 is marked ``meta["weak"] = True``.
@@ -30,8 +30,8 @@ from typing import Callable
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
+from ..splits import stable_fraction
 from .jsonl import iter_lines
-from .re3d import stable_fraction
 
 SCHEMES = ("auto", "bio", "iob1", "io")
 DOCSTART = "-DOCSTART-"

@@ -47,8 +47,8 @@ from typing import Any
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
+from ._text import find_near
 from .jsonl import iter_lines
-from .re3d import find_near
 
 SPLIT_FILES = {"train": "train-s160.json", "dev": "val.json", "test": "test.json"}
 ANY_FRAME = {"Time": "time", "Place": "location"}

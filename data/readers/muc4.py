@@ -10,8 +10,11 @@ for that document-level scorer.
 Why every occurrence: MUC-4 gives role fillers per document, not per mention, so, as taggers
 trained on MUC-4 usually do, every whole-word occurrence of a filler's mention strings in the
 text is a span (the given offset first; a mention absent from the text is counted and
-skipped). With ``silver=True`` (the default) location and time spans recovered from the NIST
-answer keys are added; see ``muc4_keys`` for how and for which documents annotate those roles.
+skipped). An entity whose every occurrence ``clean_spans`` drops as nested in a longer span of
+its label gets its first located mention back (``nested_entity_mention_kept``), so every gold
+entity has a span. With ``silver=True`` (the default) location and time spans recovered from
+the NIST answer keys are added; see ``muc4_keys`` for how and for which documents annotate
+those roles.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Callable
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
+from ..words import snap_to_words
 from .jsonl import iter_lines
 from .muc4_keys import KeyDoc, load_keys, silver_spans
 
@@ -50,13 +54,14 @@ def read(folder: Path, split: str, report: ReadReport, silver: bool = True) -> l
         except json.JSONDecodeError as error:
             message = f"malformed JSON: {error.msg} (column {error.colno})"
             raise CorpusFormatError(path, message, line=number) from None
-        doc = _document(obj, path, number, report)
+        doc, entities = _document(obj, path, number, report)
         if doc.id in seen:
             raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="docid")
         seen.add(doc.id)
         if keys is not None:
             doc = _add_silver(doc, keys.get(doc.id), report)
-        docs.append(clean_spans(doc, report, where=f"{path}:{number}"))
+        where = f"{path}:{number}"
+        docs.append(keep_every_entity(clean_spans(doc, report, where=where), entities, report, where))
     report.note(f"muc4_{split}_documents", len(docs))
     return docs
 
@@ -69,7 +74,8 @@ def _keys(folder: Path, report: ReadReport) -> dict[str, KeyDoc] | None:
     return load_keys(path)
 
 
-def _document(obj: Any, path: Path, line: int, report: ReadReport) -> Document:
+def _document(obj: Any, path: Path, line: int, report: ReadReport) -> tuple[Document, list[list[Span]]]:
+    """The document with a span per occurrence, and each entity's spans (first mention first)."""
     def fail(message: str, field: str) -> CorpusFormatError:
         named = doc_id if isinstance(doc_id, str) else None
         return CorpusFormatError(path, message, line=line, doc_id=named, field=field)
@@ -86,18 +92,44 @@ def _document(obj: Any, path: Path, line: int, report: ReadReport) -> Document:
     where = f"{path.name}:{line} {doc_id}"
     spans: list[Span] = []
     entities: dict[str, list[list[str]]] = {label: [] for label in ROLE_MAP}
+    entity_spans: list[list[Span]] = []
     for label, value in extracts.items():
         if label not in ROLE_MAP:
             report.add("unmapped_role", f"{where}: {label}")
             continue
         for entity in parse_entities(value, fail, f"extracts.{label}"):
-            mentions = [m for m, _ in entity]
-            entities[label].append(mentions)
-            for mention, offset in entity:
-                spans.extend(_occurrences(text, mention, offset, label, report, where))
+            entities[label].append([m for m, _ in entity])
+            found = [_occurrences(text, mention, offset, label, report, where) for mention, offset in entity]
+            spans.extend(span for occurrences in found for span in occurrences)
+            entity_spans.append([span for occurrences in found for span in occurrences])
     unique = list(dict.fromkeys(spans))  # one span per place and label, however many mentions hit it
     report.note("occurrences_shared_by_mentions", len(spans) - len(unique))
-    return Document(doc_id, text, unique, BASE_ROLES, "muc4", {"entities": entities})
+    return Document(doc_id, text, unique, BASE_ROLES, "muc4", {"entities": entities}), entity_spans
+
+
+def keep_every_entity(doc: Document, entity_spans: list[list[Span]], report: ReadReport, where: str) -> Document:
+    """Give back a span to each entity that ``clean_spans`` left without one.
+
+    An entity whose every occurrence lies inside a longer span of the same label ("camilist
+    unity" inside "... army's camilist unity") loses all its spans to ``clean_spans``; then the
+    entity would be missing from the gold spans although it is in ``meta["entities"]``. Its
+    first located mention is put back (``nested_entity_mention_kept``), snapped to whole words
+    like every span. The BIO encoder cannot hold both in one tag and skips the inner one
+    (``overlapping_span_in_one_tag_skipped``), but span and CEAF-REE scoring see every entity.
+    """
+    words = doc.words
+    kept = {(span.start, span.end, span.label) for span in doc.spans}
+    added: list[Span] = []
+    for candidates in entity_spans:
+        snapped = [(bounds, span) for span in candidates if (bounds := snap_to_words(words, span.start, span.end))]
+        if not snapped or any((*bounds, span.label) in kept for bounds, span in snapped):
+            continue
+        (start, end), first = snapped[0]
+        span = Span(start, end, first.role, first.label)
+        kept.add((start, end, span.label))
+        added.append(span)
+        report.add("nested_entity_mention_kept", f"{where}: {span.label} {doc.span_text(span)!r}")
+    return doc.with_spans([*doc.spans, *added]) if added else doc
 
 
 def parse_entities(
@@ -168,6 +200,7 @@ def _occurrences(
         report.add("mention_not_found", f"{where}: {label} {mention!r}")
         return []
     report.note("mention_occurrences", len(found))
+    found.sort(key=lambda bounds: bounds != given)  # the annotated occurrence first, then text order
     return [Span(start, end, ROLE_MAP[label], label) for start, end in found]
 
 

@@ -17,61 +17,32 @@ attacks, 16 of its 207 pairs are stated both ways, and it is only annotated betw
 experts had already tagged, so a document without the relation is no evidence of no attacker.
 
 Offsets are checked against ``value``; a mismatch is repaired when ``value`` occurs within
-``NEAR`` characters (nearest occurrence, ``offset_repaired``), otherwise the entity is dropped
+``_text.NEAR`` (32) characters (nearest occurrence, ``offset_repaired``), otherwise the entity is dropped
 (``offset_mismatch_dropped``). Entity ``confidence`` (crowd agreement) is not a filter: 0 is
 given to many plainly right annotations (e.g. city names), so all are kept and low values are
 only counted (``confidence_below_0.5_kept``). An entity whose offsets cut a word is dropped
 (``partial_word_entity_dropped``) rather than widened: they are pre-annotation artefacts such as
 "camp" matched inside "campaign", and widening would label "the campaign" a location.
 
-Split: re3d has none. Each document goes by ``stable_split(document _id)``: the first 8 bytes of
+Split: re3d has none. Each document goes by ``splits.stable_split(document _id)``: the first 8 bytes of
 SHA-1 of the id as a fraction of 2**64; below 0.70 -> train, below 0.85 -> dev, else test.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
+from ..splits import stable_split
+from ._text import find_near
 from .jsonl import iter_lines
 
 SPLITS = ("train", "dev", "test")
 TYPE_TO_ROLE = {"Location": "location", "Temporal": "time", "Weapon": "weapon"}
 ROLES = frozenset(TYPE_TO_ROLE.values())
-NEAR = 32  # characters searched either side of bad offsets for the annotated string
-
-
-def stable_fraction(key: str) -> float:
-    """A number in [0, 1) that depends only on ``key`` (SHA-1), for reproducible splits."""
-    digest = hashlib.sha1(key.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def stable_split(key: str, train: float = 0.70, dev: float = 0.15) -> str:
-    """``train``/``dev``/``test`` by ``stable_fraction(key)`` (default 70/15/15)."""
-    fraction = stable_fraction(key)
-    if fraction < train:
-        return "train"
-    return "dev" if fraction < train + dev else "test"
-
-
-def find_near(text: str, value: str, start: int, window: int = NEAR) -> int | None:
-    """Start of the occurrence of ``value`` nearest to ``start`` within ``window``, or None."""
-    if not value:
-        return None
-    best: int | None = None
-    lo = max(0, start - window)
-    hi = min(len(text), start + window + len(value))
-    position = text.find(value, lo, hi)
-    while position != -1:
-        if best is None or abs(position - start) < abs(best - start):
-            best = position
-        position = text.find(value, position + 1, hi)
-    return best
 
 
 def cuts_word(text: str, begin: int, end: int) -> bool:

@@ -61,9 +61,10 @@ def stats(
             echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
                  f"{values['documents_without_spans']} without spans")
             echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
-            if "round_trip" in values:
-                rt = values["round_trip"]
-                echo(f"  round trip: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
+            for key, what in (("round_trip", "round trip"), ("round_trip_roles", "round trip, one head per role")):
+                if key in values:
+                    rt = values[key]
+                    echo(f"  {what}: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
             for kind, n in values["adjusted_or_dropped"].items():
                 echo(f"  adjusted/dropped: {kind}: {n}")
             for fact, n in values["facts"].items():

@@ -40,6 +40,8 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   html: one self-contained page, roles highlighted in colour, with a legend.
 
+  text: for reading in a terminal: per document, one line per span with role, score, offsets and text.
+
 Bad inputs (missing, empty, binary, not UTF-8, malformed JSON line, no or empty "text") are reported on standard error and counted in the closing summary; the others are still labelled. Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
 
 Examples:
@@ -53,7 +55,7 @@ Examples:
 With several processes (accelerate launch or torchrun) each labels every N-th input and the main process merges the results in input order; -o is then required. On a machine without GPUs add --device cpu and use `accelerate launch --multi_gpu --num_processes N` (or torchrun): accelerate's own `--cpu --num_processes N` starts a single process unless given an MPI hostfile.
 """
 
-FORMAT_HELP = "Output format: jsonl, conll or html (default: from the -o suffix, else jsonl)."
+FORMAT_HELP = "Output format: jsonl, conll, html or text (a readable table; default: from the -o suffix, else jsonl)."
 CHUNK_SIZE = 64
 MAX_UNSUPPORTED_SHOWN = 5
 

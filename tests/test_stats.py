@@ -1,0 +1,96 @@
+"""corpus_stats on a small invented corpus: counts, the reader's repairs, and both round trips."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventroles.data.document import Document, Span, clean_spans
+from eventroles.data.problems import CorpusError, ReadReport
+from eventroles.data.stats import corpus_stats, native_tagset
+from eventroles.models.backbone import load_tokenizer
+
+TEXT1 = "Rebels of the Red Front attacked a police post in Gao."
+TEXT2 = "Nothing happened in Mopti today."
+ROLES3 = frozenset({"attacker", "target", "weapon"})
+
+
+def _span(text: str, piece: str, role: str, label: str | None = None) -> Span:
+    start = text.index(piece)
+    return Span(start, start + len(piece), role, label)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("minilm")
+
+
+def _labelled() -> tuple[list[Document], ReadReport]:
+    report = ReadReport()
+    spans = [
+        _span(TEXT1, "Rebels of the Red Front", "attacker", "PerpInd"),
+        _span(TEXT1, "Red Front", "attacker", "PerpOrg"),  # inside PerpInd: fine per label, not per role
+        _span(TEXT1, "olice post", "target", "Target"),  # cut word: snapped, counted
+    ]
+    docs = [
+        clean_spans(Document("d1", TEXT1, spans, ROLES3, "toy"), report),
+        clean_spans(Document("d2", TEXT2, [], ROLES3, "toy"), report),
+    ]
+    return docs, report
+
+
+def test_counts_and_repairs_without_tokenizer() -> None:
+    docs, report = _labelled()
+    stats = corpus_stats(docs, report)
+    assert stats["documents"] == 2 and stats["documents_without_spans"] == 1
+    assert stats["words"] == 12 + 6 and stats["characters"] == len(TEXT1) + len(TEXT2)
+    assert stats["spans"] == {"attacker": 2, "target": 1, "weapon": 0}
+    assert stats["native_labels"] == {"PerpInd": 1, "PerpOrg": 1, "Target": 1}
+    assert stats["documents_annotating_role"] == {"attacker": 2, "target": 2, "weapon": 2}
+    assert stats["adjusted_or_dropped"] == {"span_snapped_to_words": 1}
+    assert "'olice post' -> 'police post'" in stats["examples"]["span_snapped_to_words"][0]
+    assert "round_trip" not in stats and "round_trip_roles" not in stats
+
+
+def test_native_labels_round_trip_with_their_own_heads(tokenizer) -> None:
+    docs, report = _labelled()
+    stats = corpus_stats(docs, report, tokenizer)
+    native, roles = stats["round_trip"], stats["round_trip_roles"]
+    assert native["by"] == "label" and native["tags"] == ["PerpInd", "PerpOrg", "Target"]
+    assert (native["exact"], native["total"], native["share"]) == (3, 3, 1.0)
+    assert native["encoding"] == {}
+    # One head per role cannot hold "Red Front" inside "Rebels of the Red Front".
+    assert roles["by"] == "role" and roles["tags"] == ["attacker", "target", "weapon"]
+    assert (roles["exact"], roles["total"], roles["share"]) == (2, 3, 0.6667)
+    assert roles["encoding"] == {"overlapping_span_in_one_tag_skipped": 1}
+
+
+def test_unlabelled_corpus_uses_the_roles(tokenizer) -> None:
+    doc = Document("d1", TEXT1, [_span(TEXT1, "Rebels", "attacker"), _span(TEXT1, "Gao", "location")], corpus="toy")
+    stats = corpus_stats([doc], ReadReport(), tokenizer)
+    assert stats["round_trip"] == stats["round_trip_roles"]
+    assert stats["round_trip"]["by"] == "role" and stats["round_trip"]["share"] == 1.0
+    assert stats["round_trip"]["tags"] == ["attacker", "target", "location", "time", "weapon"]
+
+
+def test_unlabelled_spans_of_a_labelled_corpus_are_counted_not_measured(tokenizer) -> None:
+    spans = [_span(TEXT1, "Rebels", "attacker", "PerpInd"), _span(TEXT1, "Gao", "location")]
+    stats = corpus_stats([Document("d1", TEXT1, spans)], ReadReport(), tokenizer)
+    assert stats["round_trip"]["total"] == 1 and stats["round_trip"]["spans_without_tag"] == 1
+    assert stats["round_trip_roles"]["total"] == 2 and "spans_without_tag" not in stats["round_trip_roles"]
+
+
+def test_native_tagset_is_sorted_and_rejects_a_label_with_two_roles() -> None:
+    docs, _ = _labelled()
+    tagset = native_tagset(docs[::-1])
+    assert tagset is not None and tagset.by == "label"
+    assert dict(zip(tagset.tags, tagset.roles)) == {"PerpInd": "attacker", "PerpOrg": "attacker", "Target": "target"}
+    assert native_tagset([Document("d", TEXT2)]) is None
+    clash = Document("d3", TEXT1, [_span(TEXT1, "Gao", "location", "Target")])
+    expected = r"'Target' has two roles: 'target' \(document 'd1'\) and 'location' \(document 'd3'\)"
+    with pytest.raises(CorpusError, match=expected):
+        native_tagset([*docs, clash])
+
+
+def test_empty_corpus() -> None:
+    stats = corpus_stats([], ReadReport(), tokenizer=object())
+    assert stats["documents"] == 0 and stats["spans"] == {} and "round_trip" not in stats
