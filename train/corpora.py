@@ -49,6 +49,22 @@ def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Do
     return docs
 
 
+def has_split(corpus: CorpusConfig, split: str) -> bool:
+    """Whether a corpus entry has ``split`` at all (a folder's ``split.jsonl``, a registry split)."""
+    if corpus.path is not None:
+        return (corpus.path / f"{split}.jsonl").is_file()
+    return split in get_corpus(corpus.name or "").splits
+
+
+def load_split(corpus: CorpusConfig, split: str) -> tuple[list[Document], ReadReport]:
+    """One split of a corpus entry as training sees it: roles restricted, ``corpus`` = its label."""
+    report = ReadReport()
+    docs = [restrict_roles(d, corpus) for d in _read_split(corpus, split, report)]
+    for doc in docs:
+        doc.corpus = corpus.label
+    return docs, report
+
+
 def load_corpora(config: Config) -> list[LoadedCorpus]:
     loaded = []
     for corpus in config.data.corpora:

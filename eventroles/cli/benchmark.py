@@ -7,7 +7,7 @@ write the dict as JSON (``--json FILE``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import typer
 
@@ -92,3 +92,162 @@ def speed_table(result: dict[str, Any]) -> list[str]:
         lines.append("")
         lines.append("project = fp32 path: precision auto picked fp32 (no bf16 matrix units here); measured once.")
     return lines
+
+
+TRANSFER_HELP = """Leave-one-out transfer between the corpora of CONFIG.
+
+For each corpus in turn (or each --holdout), train on every other corpus of the config and score the held-out corpus's test split; also train once on all corpora (the in-domain model) and score every corpus's test split. Each run is a normal `eventroles train` run on a copy of the config (only data.corpora and output.dir change), written under --work-dir.
+
+Scores: seqeval (entity level, strict IOB2), exact span match and overlap span match (a predicted span that shares a character with a gold span of the same role, paired one-to-one), F1 per role the held-out corpus annotates, plus micro. The table also shows, per held-out corpus and role, the ratio leave-one-out overlap F1 / in-domain overlap F1 (target: at least 0.60). A corpus without a test split is skipped, with a note.
+
+Example:
+
+  eventroles benchmark transfer configs/conflict.yaml --holdout wikievents --json transfer.json --markdown
+"""
+
+
+@app.command("transfer", help=TRANSFER_HELP)
+def transfer(
+    config: Path = typer.Argument(..., metavar="CONFIG", help="A YAML config with two or more corpora.", show_default=False),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config value: section.key=value (repeatable)."),
+    holdouts: Optional[list[str]] = typer.Option(
+        None, "--holdout", help="Hold out only this corpus (its name, or its folder's name; repeatable). Default: every corpus."
+    ),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every number as JSON to FILE ('-' for standard output)."),
+    work_dir: Path = typer.Option(Path("output/transfer"), "--work-dir", help="Where the trained model folders go."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table (for docs/benchmarks.md) instead."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show training progress bars."),
+) -> None:
+    from eventroles.models.backbone import BackboneError
+    from eventroles.train.benchmark_transfer import TransferError, benchmark_transfer
+    from eventroles.train.config import ConfigError, load_config
+
+    for kind in (ConfigError, BackboneError, TransferError):
+        register_user_error(kind)
+    with user_errors():
+        cfg = load_config(config, list(overrides or []))
+        result = benchmark_transfer(cfg, holdouts=holdouts, work_dir=work_dir, progress=progress,
+                                    log=lambda message: echo(message, err=True))
+        result["config"] = str(config)
+        if json_out is not None:
+            write_json(result, json_out)
+            if str(json_out) == "-":
+                return
+            echo(f"results written to {json_out}", err=True)
+        echo("\n".join(transfer_table(result, markdown=markdown)))
+
+
+TRANSFER_HEADS = ("held out", "role", "support", "LOO seqeval", "LOO exact", "LOO overlap",
+                  "in-domain seqeval", "in-domain exact", "in-domain overlap", "overlap ratio", "target")
+
+
+def _f1(value: float) -> str:
+    return f"{value * 100:.2f}"
+
+
+def transfer_cells(row: dict[str, Any]) -> list[str]:
+    """One table row of ``benchmark_transfer``'s ``rows``: F1 in percent, the ratio as a fraction."""
+    ratio, meets = row["overlap_ratio"], row["meets_target"]
+    role = row["role"] + ("" if row["in_training_data"] else " *")
+    return [
+        row["holdout"], role, str(int(row["support"])),
+        *(_f1(row[f"{side}_{m}_f1"]) for side in ("transfer", "in_domain") for m in ("seqeval", "exact", "overlap")),
+        "–" if ratio is None else f"{ratio:.2f}",
+        "–" if meets is None else ("yes" if meets else "no"),
+    ]
+
+
+def transfer_table(result: dict[str, Any], markdown: bool = False) -> list[str]:
+    """The transfer results as a terminal (or markdown) table, with the skips and notes under it."""
+    rows = [transfer_cells(row) for row in result["rows"]]
+    target = f">= {result['target_ratio']:.2f}"
+    heads = [*TRANSFER_HEADS[:-1], target]
+    title = (f"Leave-one-out transfer, F1 on each held-out corpus's {result['test_split']} split "
+             f"(LOO: trained on the other corpora; in-domain: trained on all of {', '.join(result['corpora'])})")
+    summary = result["summary"]
+    footer = [f"{summary['roles_meeting_target']} of {summary['roles_scored']} held-out roles reach an overlap ratio "
+              f"{target}" + (f" ({summary['roles_without_ratio']} without a ratio: in-domain F1 is 0)"
+                             if summary["roles_without_ratio"] else "")]
+    if any(not row["in_training_data"] for row in result["rows"]):
+        footer.append("* no training corpus of that leave-one-out run annotates the role")
+    footer += [f"note: {note}" for note in result["notes"]]
+    if markdown:
+        lines = [f"### {title}", "", _md_line(heads), _md_line(["---", "---"] + ["---:"] * (len(heads) - 2))]
+        lines += [_md_line([_md_escape(c) if i != 1 or c != "micro" else "**micro**" for i, c in enumerate(r)])
+                  for r in rows]
+        return [*lines, "", *(f"*{_md_escape(line)}*  " for line in footer)]
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [title, "", line(heads), "-" * len(line(heads))]
+    for index, row in enumerate(rows):
+        if index and row[0] != rows[index - 1][0]:
+            out.append("")
+        out.append(line(row))
+    return [*out, "", *footer]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("*", "\\*")
+
+
+def _md_line(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+RECIPE_HELP = """Train and run the standard Hugging Face token-classification recipe on CORPUS: the accuracy baseline the project's tagger is compared with.
+
+The recipe, as the Hugging Face tutorial does it: documents cut into sentences (a simple splitter that keeps character offsets); the project's words; one flat IOB2 label per word over the roles the train split annotates (where spans overlap, the longer, then the earlier, is kept and the drop counted); labels on each word's first subword (-100 on the rest); sentences truncated at --max-length subwords; AutoModelForTokenClassification on the backbone, DataCollatorForTokenClassification and transformers.Trainer with its defaults (AdamW, linear decay, no warm-up), trained on the train split, seqeval on the dev split after each epoch. The test split is then predicted sentence by sentence (first-subword argmax; an I- without a B- starts a span) and written to PREDICTIONS.jsonl in the project's JSON-lines format, character offsets into the original text, with a score per span (mean label probability).
+
+CORPUS is a registry name (muc4, wikievents, ...) or a folder with train.jsonl, dev.jsonl and test.jsonl in the project format. Runs on the GPU when there is one.
+
+Score the output with the project's own scorer:
+
+  eventroles benchmark recipe muc4 -o runs/recipe-muc4.jsonl --seed 1 --json runs/recipe-muc4.json
+
+  eventroles evaluate --predictions runs/recipe-muc4.jsonl --data muc4:test
+
+(for a folder corpus: --data FOLDER/test.jsonl).
+"""
+
+
+@app.command("recipe", help=RECIPE_HELP)
+def recipe(
+    corpus: str = typer.Argument(..., metavar="CORPUS", help="Registry name or folder with train/dev/test.jsonl.", show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", metavar="PREDICTIONS.jsonl", help="Where to write the test predictions.", show_default=False),
+    epochs: float = typer.Option(3, "--epochs", min=0.01, help="Training epochs (num_train_epochs)."),
+    seed: int = typer.Option(42, "--seed", help="transformers.set_seed and the Trainer's seed (model head, data order)."),
+    backbone: str = typer.Option("minilm", "--backbone", help="'minilm' (packaged), a local folder or a hub id."),
+    max_length: int = typer.Option(128, "--max-length", min=8, help="Subwords per sentence; longer ones are truncated."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sentences per training and prediction batch."),
+    learning_rate: float = typer.Option(5e-5, "--learning-rate", min=0.0, help="Peak learning rate (linear decay to 0)."),
+    test_split: str = typer.Option("test", "--test-split", help="The split to predict."),
+    evaluate_dev: bool = typer.Option(True, "--dev/--no-dev", help="Score the dev split with seqeval after each epoch."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="The Trainer's output folder; gets recipe.json (default: a temporary folder)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write settings, counts, per-epoch logs and timings as JSON to FILE."),
+) -> None:
+    from eventroles.models.backbone import BackboneError
+    from eventroles.train.hf_recipe import RecipeError, run_recipe
+
+    for kind in (BackboneError, RecipeError):
+        register_user_error(kind)
+    with user_errors():
+        result = run_recipe(
+            corpus, output, backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+            seed=seed, max_length=max_length, test_split=test_split, eval_split="dev" if evaluate_dev else None,
+            output_dir=work_dir, log=lambda message: echo(message, err=True),
+        )
+        train, test = result["counts"]["train"], result["counts"]["test"]
+        echo(f"train: {train['sentences']} sentences from {train['documents']} documents, {train['spans']} spans "
+             f"({train['spans_dropped_overlap']} dropped as overlapping, {train['spans_cut_by_sentence_split']} cut by "
+             f"the sentence split, {train['truncated_words']} words truncated)")
+        echo(f"test: {test['predicted_spans']} spans predicted in {test['documents']} documents "
+             f"({test['words_without_prediction']} words without a prediction)")
+        echo("time: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in result["timings_s"].items()))
+        data = f"{corpus}:{test_split}" if not Path(corpus).is_dir() else str(Path(corpus) / f"{test_split}.jsonl")
+        echo(f"predictions written to {output}; score them with: eventroles evaluate --predictions {output} --data {data}")
+        if json_out is not None:
+            write_json(result, json_out)
+            echo(f"results written to {json_out}", err=True)

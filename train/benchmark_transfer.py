@@ -1,0 +1,218 @@
+"""``eventroles benchmark transfer``: how well a tagger does on a corpus it never saw (issue 11).
+
+For each held-out corpus of a config, a model is trained on every *other* corpus of the config
+and scored on the held-out corpus's test split; one more model, trained on all corpora (the
+in-domain model), is scored on every corpus's test split for comparison. The headline is the
+ratio leave-one-out overlap F1 / in-domain overlap F1 per held-out corpus and role (target
+``TARGET_RATIO``): it says how much of a corpus's in-domain quality survives when that corpus's
+own annotation style was never seen.
+
+Why reuse everything: runs are plain ``Trainer`` runs on copies of the config (only
+``data.corpora`` and ``output`` change, so model selection uses the training corpora's dev
+splits and never the held-out corpus); test splits are read as training reads its splits
+(``corpora.load_split``: same role filter and role map); predictions come from
+``Tagger.load`` on the written model folder; scores are ``metrics.score_corpus`` (seqeval,
+exact and one-to-one overlap matching), restricted to the roles the model tags and, per
+document, to the roles the gold annotates. Nothing here prints; messages go to ``log``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from eventroles.data.document import Document
+
+from .config import Config, CorpusConfig
+from .corpora import has_split, load_split
+from .metrics import score_corpus
+from .trainer import Trainer
+
+TARGET_RATIO = 0.60
+MEASURES = ("seqeval", "exact", "overlap")
+IN_DOMAIN = "in_domain"
+
+
+class TransferError(ValueError):
+    """A config or request the leave-one-out benchmark cannot run (the message says why)."""
+
+
+def benchmark_transfer(
+    config: Config,
+    *,
+    holdouts: Sequence[str] | None = None,
+    test_split: str = "test",
+    work_dir: Path = Path("output/transfer"),
+    progress: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """Train the in-domain model and one leave-one-out model per held-out corpus; score them.
+
+    ``holdouts`` are corpus labels (a registry name or a folder's name; default: every corpus).
+    A corpus without a ``test_split`` (or with an empty one) is skipped, and each skip is
+    recorded in ``skipped`` and logged. Returns JSON-ready data: ``in_domain`` and ``transfer``
+    (per held-out corpus: model folder, training corpora, full ``score_corpus`` result and
+    ``ratios`` per role), ``rows`` (one flat dict per held-out corpus and role, plus ``micro``),
+    ``skipped``, ``notes`` and ``summary``.
+    """
+    corpora = config.data.corpora
+    labels = [c.label for c in corpora]
+    _check_request(labels, holdouts)
+    chosen = list(dict.fromkeys(holdouts)) if holdouts else labels
+    roles = list(config.model.tagset().roles)
+
+    tests: dict[str, list[Document]] = {}
+    skipped: list[dict[str, str]] = []
+    for corpus in corpora:
+        reason = _no_test_reason(corpus, test_split)
+        if reason is None:
+            docs, _ = load_split(corpus, test_split)
+            if docs:
+                tests[corpus.label] = docs
+                continue
+            reason = f"its {test_split} split is empty"
+        skipped.append({"corpus": corpus.label, "reason": reason})
+        log(f"note: skipping {corpus.label}: {reason} (still used for training)")
+    scored = [label for label in chosen if label in tests]
+    if not scored:
+        raise TransferError(f"nothing to score: none of {', '.join(chosen)} has a non-empty {test_split} split")
+
+    runs = 1 + len(scored)
+    log(f"[1/{runs}] in-domain model: training on {', '.join(labels)}")
+    in_domain_run = _train_and_score(config, corpora, work_dir / IN_DOMAIN, tests, roles, progress, log)
+    transfer: dict[str, Any] = {}
+    for number, label in enumerate(scored, start=2):
+        rest = [c for c in corpora if c.label != label]
+        log(f"[{number}/{runs}] holding out {label}: training on {', '.join(c.label for c in rest)}")
+        run = _train_and_score(config, rest, work_dir / _folder_name(label), {label: tests[label]}, roles,
+                               progress, log)
+        scores = run.pop("scores")[label]
+        run.update(test_documents=len(tests[label]), roles=scores["roles"], scores=scores)
+        run["untrained_roles"] = [r for r in scores["roles"] if r not in run["trained_roles"]]
+        run["ratios"] = _ratios(scores, in_domain_run["scores"][label])
+        transfer[label] = run
+
+    rows = [row for label, run in transfer.items() for row in _rows(label, run, in_domain_run["scores"][label])]
+    notes = [f"{s['corpus']}: skipped, {s['reason']}" for s in skipped]
+    notes += [f"{label}: no training corpus of its leave-one-out run annotates {', '.join(run['untrained_roles'])}"
+              for label, run in transfer.items() if run["untrained_roles"]]
+    notes += [f"{name}: no dev documents, so the model kept is the one from the first evaluation"
+              for name, run in [(IN_DOMAIN, in_domain_run), *transfer.items()] if not run["dev_documents"]]
+    role_rows = [r for r in rows if r["role"] != "micro"]
+    return {
+        "test_split": test_split,
+        "target_ratio": TARGET_RATIO,
+        "corpora": labels,
+        "holdouts": scored,
+        "skipped": skipped,
+        "in_domain": in_domain_run,
+        "transfer": transfer,
+        "rows": rows,
+        "notes": notes,
+        "summary": {
+            "roles_scored": len(role_rows),
+            "roles_meeting_target": sum(1 for r in role_rows if r["meets_target"]),
+            "roles_without_ratio": sum(1 for r in role_rows if r["overlap_ratio"] is None),
+        },
+    }
+
+
+def _check_request(labels: list[str], holdouts: Sequence[str] | None) -> None:
+    """Leave-one-out needs two or more distinctly named corpora, and known holdout names."""
+    if len(labels) < 2:
+        raise TransferError(
+            f"leave-one-out needs at least two corpora in data.corpora; this config has one ({labels[0]}). "
+            "Add the corpora to transfer between, or use `eventroles evaluate` for an in-domain score"
+        )
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise TransferError(f"corpus label(s) {', '.join(repeated)} appear more than once in data.corpora; "
+                            "each corpus must have its own name or folder name to be held out")
+    unknown = [h for h in holdouts or [] if h not in labels]
+    if unknown:
+        raise TransferError(f"--holdout {', '.join(unknown)}: not a corpus of this config; its corpora: "
+                            f"{', '.join(labels)}")
+
+
+def _no_test_reason(corpus: CorpusConfig, split: str) -> str | None:
+    if has_split(corpus, split):
+        return None
+    if corpus.path is not None:
+        return f"no {split} split ({corpus.path / (split + '.jsonl')} does not exist)"
+    return f"the registry corpus has no {split} split"
+
+
+def _folder_name(label: str) -> str:
+    return "without_" + re.sub(r"[^\w.-]+", "_", label)
+
+
+def _train_and_score(
+    config: Config,
+    corpora: list[CorpusConfig],
+    out: Path,
+    tests: dict[str, list[Document]],
+    roles: list[str],
+    progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Train on ``corpora`` (a config copy writing to ``out``), then score each test set."""
+    from eventroles.models.inference import Tagger
+
+    run_config = config.model_copy(deep=True)
+    run_config.data.corpora = [c.model_copy(deep=True) for c in corpora]
+    run_config.output.dir = out
+    run_config.output.run_dir = None  # <out>.run: runs must never share checkpoints
+    trainer = Trainer(run_config, progress=progress, log=log)
+    result = trainer.train()
+    trained_roles = sorted(set().union(*(d.roles for c in trainer.corpora for d in c.train)))
+    dev_documents = sum(len(c.dev) for c in trainer.corpora)
+    del trainer
+    tagger = Tagger.load(result.model_dir, device=result.stats["device"], precision=result.stats["precision"])
+    scores = {label: score_corpus(gold, tagger.predict_documents([_blank(d) for d in gold]), roles)
+              for label, gold in tests.items()}
+    return {
+        "model_dir": str(result.model_dir),
+        "train_corpora": [c.label for c in corpora],
+        "trained_roles": [r for r in roles if r in trained_roles],
+        "dev_documents": dev_documents,
+        "training": result.stats,
+        "scores": scores,
+    }
+
+
+def _blank(doc: Document) -> Document:
+    """The text a model may see: no gold spans, no gold metadata."""
+    return Document(doc.id, doc.text, [], doc.roles, doc.corpus, {})
+
+
+def _ratio(transfer: float, in_domain: float) -> float | None:
+    return transfer / in_domain if in_domain > 0 else None
+
+
+def _ratios(transfer: dict[str, Any], in_domain: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per role (and micro): overlap F1 of both models, their ratio and whether it meets the target."""
+    out = {}
+    for role in [*transfer["roles"], "micro"]:
+        t, i = transfer["overlap"][role]["f1"], in_domain["overlap"][role]["f1"]
+        ratio = _ratio(t, i)
+        out[role] = {"transfer_f1": t, "in_domain_f1": i, "ratio": ratio,
+                     "meets_target": None if ratio is None else ratio >= TARGET_RATIO}
+    return out
+
+
+def _rows(label: str, run: dict[str, Any], in_domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per role of the held-out corpus (then micro): every F1, support and the ratio."""
+    rows = []
+    for role, ratio in run["ratios"].items():
+        row: dict[str, Any] = {"holdout": label, "role": role,
+                               "support": run["scores"]["overlap"][role]["support"]}
+        for measure in MEASURES:
+            row[f"transfer_{measure}_f1"] = run["scores"][measure][role]["f1"]
+        for measure in MEASURES:
+            row[f"in_domain_{measure}_f1"] = in_domain[measure][role]["f1"]
+        row["overlap_ratio"] = ratio["ratio"]
+        row["meets_target"] = ratio["meets_target"]
+        row["in_training_data"] = role == "micro" or role in run["trained_roles"]
+        rows.append(row)
+    return rows
