@@ -144,7 +144,8 @@ class Trainer:
             raise ValueError("no training windows: the training splits are empty")
         self.pad_id = special_ids(self.tokenizer)[2]
         random = RandomBackbone(**cfg.model.random.model_dump()) if cfg.model.random else None
-        backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer))
+        backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer),
+                                  attention_dropout=cfg.model.attention_dropout)
         model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.model.word_shape, dropout=cfg.model.dropout)
         self.weights = [c.weight for c in self.corpora]
         processes = self.accelerator.num_processes

@@ -16,7 +16,8 @@ model:
   backbone: minilm          # 'minilm' (packaged all-MiniLM-L6-v2), a local model folder, or a hub id
   roles: [attacker, target, location, time, weapon]
   word_shape: {word_shape}  # add a capitalisation/digit feature next to an uncased backbone
-  dropout: 0.1
+  dropout: 0.1              # on the features before the role heads
+  attention_dropout: 0.0    # 0 keeps torch's fused attention in training (2.2x faster on a CPU); null: the backbone's own
 data:
   corpora:                  # one entry per corpus: a registry `name` (see `eventroles data list`)
 {corpora}
