@@ -81,14 +81,16 @@ class Document:
         return replace(self, spans=sorted(spans), _words=self._words)
 
 
-def clean_spans(doc: Document, report: ReadReport, where: str = "") -> Document:
+def clean_spans(doc: Document, report: ReadReport, where: str = "", *, drop_nested: bool = True) -> Document:
     """Repair what can be repaired safely, counting each repair in ``report``.
 
     - a span that covers part of a word is widened to whole words (``span_snapped_to_words``);
     - a span over whitespace only is dropped (``span_empty_dropped``);
     - an exact duplicate is dropped (``duplicate_span_dropped``);
     - of two overlapping spans of the same role and native label, the shorter is dropped, since
-      one BIO sequence per label cannot hold both (``nested_same_role_dropped``).
+      one BIO sequence per label cannot hold both (``nested_same_role_dropped``), unless
+      ``drop_nested`` is False: the project's own files (exports, predictions) are read as
+      written, and the encoder and the scorer count what one BIO sequence cannot hold.
     Offsets outside the text (or ``start >= end``) are a reader bug or a format error that
     should be raised before this; here they raise ``ValueError`` naming the document and span.
     """
@@ -125,7 +127,8 @@ def clean_spans(doc: Document, report: ReadReport, where: str = "") -> Document:
             (
                 k
                 for k in kept
-                if (k.role, k.label) == (span.role, span.label)
+                if drop_nested
+                and (k.role, k.label) == (span.role, span.label)
                 and k.start < span.end
                 and span.start < k.end
             ),

@@ -15,7 +15,7 @@ import numpy as np
 from .document import Document
 from .encoding import align, subword_labels, window_bounds, word_tags
 from .problems import ReadReport
-from .tags import IGNORE, TagSet
+from .tags import BEGIN, IGNORE, TagSet
 
 
 @dataclass
@@ -28,6 +28,11 @@ class Window:
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    @property
+    def has_span(self) -> bool:
+        """Whether any head has a span starting in this window (a B tag)."""
+        return bool((self.labels == BEGIN).any())
 
 
 def special_ids(tokenizer: Any) -> tuple[int, int, int]:

@@ -195,6 +195,23 @@ def test_write_then_read_back_is_exact(tmp_path: Path) -> None:
     assert [back[0].span_text(s) for s in back[0].spans] == [back[0].text[s.start : s.end] for s in spans]
 
 
+def test_nested_spans_of_one_label_are_read_as_written(tmp_path: Path) -> None:
+    # MUC-4 has two PerpInd entities, one inside the other: an export (or a system's output)
+    # scored as predictions must keep both, or the scorer loses an entity it was given.
+    text = "the front of the national liberation army's camilist unity attacked"
+    outer = Span(4, 58, "attacker", "PerpInd")
+    inner = Span(17, 58, "attacker", "PerpInd")
+    other = Span(17, 41, "attacker", "PerpOrg")
+    doc = Document("m1", text, sorted([outer, inner, other]))
+    path = tmp_path / "nested.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        write_jsonl([doc], handle)
+    report = ReadReport()
+    (back,) = read_jsonl_file(path, report)
+    assert back.spans == doc.spans
+    assert not report
+
+
 def test_document_to_json_writes_span_text_and_scores() -> None:
     doc = Document("a1", TEXT, [Span(16, 20, "location"), Span(0, 6, "attacker", "PerpOrg")], frozenset({"attacker", "location"}))
     out = document_to_json(doc, scores={(0, 6, "attacker"): 0.123456})

@@ -87,3 +87,44 @@ def test_corpus_without_time_annotation_does_not_unteach_time(tmp_path: Path) ->
     control = run(_claims_time(FIXTURES / "smoke_notime", tmp_path / "claims_time"), "control")
     assert partial["recall"] >= 0.5
     assert partial["recall"] > control["recall"] + 0.3
+
+
+def _window(source: int, has_span: bool, length: int = 6):
+    import numpy as np
+
+    from eventroles.data.features import Window
+
+    labels = np.zeros((length, 2), dtype=np.int64)
+    if has_span:
+        labels[2, 1] = 1
+    return Window(np.ones(length, dtype=np.int64), np.zeros(length, dtype=np.int64), labels, source, "d")
+
+
+def test_negative_windows_share_draws_empty_windows_afresh_each_epoch() -> None:
+    from eventroles.train.trainer import epoch_batches
+
+    windows = [_window(0, i < 10) for i in range(50)] + [_window(1, False) for _ in range(20)]
+    drawn = [sorted(i for batch in epoch_batches(windows, [1.0, 1.0], 4, 13, epoch, [0.25, 1.0]) for i in batch)
+             for epoch in range(2)]
+    for indices in drawn:
+        assert set(range(10)) <= set(indices), "every window with a span is drawn"
+        assert sum(1 for i in indices if 10 <= i < 50) == 10, "25% of corpus 0's 40 empty windows"
+        assert set(range(50, 70)) <= set(indices), "corpus 1 keeps all its windows"
+        assert len(indices) == len(set(indices))
+    assert drawn[0] != drawn[1], "another epoch draws other empty windows"
+    assert drawn[0] == sorted(i for b in epoch_batches(windows, [1.0, 1.0], 4, 13, 0, [0.25, 1.0]) for i in b)
+
+
+def test_span_weight_pulls_rare_spans_up() -> None:
+    import torch
+
+    from eventroles.models.network import tagging_loss
+
+    logits = torch.zeros(1, 4, 1, 3)
+    logits[..., 0] = 3.0  # confident "O" everywhere
+    labels = torch.tensor([[[0], [1], [0], [0]]])
+    plain, weighted = tagging_loss(logits, labels), tagging_loss(logits, labels, span_weight=5.0)
+    assert weighted > plain  # the missed B counts 5 times
+    # the weighted mean: (5 * loss_B + 3 * loss_O) / (5 + 3)
+    cells = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), labels.reshape(-1), reduction="none")
+    assert weighted.item() == pytest.approx(((5 * cells[1] + cells[0] + cells[2] + cells[3]) / 8).item())

@@ -81,6 +81,10 @@ class CorpusConfig(Section):
     train: list[str] = Field(default_factory=lambda: ["train"])
     dev: list[str] = Field(default_factory=lambda: ["dev"])
     weight: float = Field(1.0, gt=0.0, description="how often each training window is drawn per epoch")
+    negative_windows: float = Field(
+        1.0, gt=0.0, le=1.0,
+        description="share of the training windows without any span drawn each epoch (fresh draw each epoch)",
+    )
     roles: list[str] | None = Field(None, description="use only these of the corpus's roles")
     role_map: dict[str, str | None] = Field(default_factory=dict, description="rename roles; null drops one")
 
@@ -123,6 +127,9 @@ class TrainingConfig(Section):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"
     max_grad_norm: float = Field(1.0, gt=0)
+    span_weight: float = Field(
+        1.0, gt=0, description="loss weight of B/I cells against O cells; raise it where spans are rare (MUC-4)"
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ class LoadedCorpus:
     dev: list[Document]
     report: ReadReport = field(default_factory=ReadReport)
     source: dict = field(default_factory=dict)
+    negative_windows: float = 1.0  # share of span-less training windows drawn per epoch
 
 
 def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:
@@ -73,11 +74,12 @@ def load_corpora(config: Config) -> list[LoadedCorpus]:
         dev = [restrict_roles(d, corpus) for split in corpus.dev for d in _read_split(corpus, split, report)]
         for doc in train + dev:
             doc.corpus = corpus.label
-        source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight}
+        source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight,
+                        "negative_windows": corpus.negative_windows}
         if corpus.name is not None:
             info = get_corpus(corpus.name)
             source.update(name=info.name, licence=info.licence, description=info.description)
         else:
             source.update(path=str(corpus.path))
-        loaded.append(LoadedCorpus(corpus.label, corpus.weight, train, dev, report, source))
+        loaded.append(LoadedCorpus(corpus.label, corpus.weight, train, dev, report, source, corpus.negative_windows))
     return loaded

@@ -75,14 +75,33 @@ def training_precision(precision: str, device: torch.device) -> str:
     return {"fp32": "no"}.get(precision, precision)
 
 
-def epoch_batches(windows: list[Window], weights: list[float], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """This epoch's batches of window indices: weighted draw per corpus, then length-grouped."""
+def epoch_batches(
+    windows: list[Window],
+    weights: list[float],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    negative_shares: list[float] | None = None,
+) -> list[list[int]]:
+    """This epoch's batches of window indices: weighted draw per corpus, then length-grouped.
+
+    ``negative_shares[source]`` is the share of that corpus's windows *without any span* drawn
+    this epoch (a fresh draw each epoch). Why: in MUC-4 six windows in ten hold no span and
+    B tags are 0.2% of the labelled cells; with every empty window in, the heads learn "always
+    O" first, and the epoch costs twice the time.
+    """
     rng = np.random.default_rng([seed, epoch])
     by_source: dict[int, list[int]] = {}
     for index, window in enumerate(windows):
         by_source.setdefault(window.source, []).append(index)
     chosen: list[int] = []
     for source, indices in sorted(by_source.items()):
+        share = 1.0 if negative_shares is None else negative_shares[source]
+        if share < 1.0:
+            empty = [i for i in indices if not windows[i].has_span]
+            keep = int(round(share * len(empty)))
+            drawn = set(rng.choice(empty, size=keep, replace=False).tolist()) if keep else set()
+            indices = [i for i in indices if windows[i].has_span or i in drawn]
         weight = weights[source]
         whole = int(weight)
         chosen.extend(indices * whole)
@@ -148,8 +167,9 @@ class Trainer:
                                   attention_dropout=cfg.model.attention_dropout)
         model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.model.word_shape, dropout=cfg.model.dropout)
         self.weights = [c.weight for c in self.corpora]
+        self.negative_shares = [c.negative_windows for c in self.corpora]
         processes = self.accelerator.num_processes
-        batches = len(epoch_batches(self.windows, self.weights, training.batch_size, training.seed, 0))
+        batches = len(self._epoch_batches(0))
         self.steps_per_epoch = max(1, math.ceil(batches / (training.gradient_accumulation * processes)))
         self.total_steps = training.max_steps or max(1, math.ceil(training.epochs * self.steps_per_epoch))
         optimizer = torch.optim.AdamW(self._param_groups(model), lr=training.learning_rate)
@@ -164,6 +184,10 @@ class Trainer:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.scheduler = scheduler
         self.accelerator.register_for_checkpointing(self.scheduler)
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        training = self.config.training
+        return epoch_batches(self.windows, self.weights, training.batch_size, training.seed, epoch, self.negative_shares)
 
     def _param_groups(self, model: RoleTagger) -> list[dict[str, Any]]:
         training = self.config.training
@@ -254,7 +278,7 @@ class Trainer:
         self.model.train()
         group = cfg.gradient_accumulation * acc.num_processes
         while state.step < self.total_steps:
-            batches = epoch_batches(self.windows, self.weights, cfg.batch_size, cfg.seed, state.epoch)
+            batches = self._epoch_batches(state.epoch)
             steps = [batches[i : i + group] for i in range(0, len(batches), group)]
             while state.step_in_epoch < len(steps) and state.step < self.total_steps:
                 started = time.perf_counter()
@@ -308,7 +332,7 @@ class Trainer:
             with context, acc.autocast():
                 logits = self.model(tensors["input_ids"], tensors["attention_mask"],
                                     tensors["shapes"] if self.config.model.word_shape else None)
-                loss = tagging_loss(logits, tensors["labels"]) / len(batches)
+                loss = tagging_loss(logits, tensors["labels"], self.config.training.span_weight) / len(batches)
             acc.backward(loss)
             total += float(loss.detach())
         acc.clip_grad_norm_(self.model.parameters(), self.config.training.max_grad_norm)

@@ -129,7 +129,7 @@ def parse_document(
     if any(s is not None for s in scores):
         meta = {**meta, "span_scores": {(s.start, s.end, s.role): sc for s, sc in zip(spans, scores)}}
     doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
-    return clean_spans(doc, report, where=f"{path}:{line}")
+    return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
 
 
 def read_jsonl_file(

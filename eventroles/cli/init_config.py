@@ -35,6 +35,7 @@ training:
   checkpoint_every: 200     # steps between resumable checkpoints (`eventroles train --resume`)
   early_stopping: 3         # evaluations without improvement before stopping (null: never)
   precision: auto           # auto: bf16 on hardware with bf16 units, else fp32
+  span_weight: 1.0          # loss weight of span (B/I) cells against O; raise it where spans are rare
 output:
   dir: {output}
 """
@@ -43,7 +44,8 @@ CORPUS = """\
     - name: {name}          # or `path: folder/` holding train.jsonl, dev.jsonl
       train: [train]
       dev: [dev]
-      weight: 1.0           # how often its training windows are drawn per epoch"""
+      weight: 1.0           # how often its training windows are drawn per epoch
+      negative_windows: 1.0 # share of its windows without any span drawn per epoch (lower it where spans are rare)"""
 
 
 def render(corpora: list[str], output: str, epochs: int = 3, word_shape: bool = True) -> str:

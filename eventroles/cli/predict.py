@@ -99,6 +99,11 @@ def predict(
                 raise UserError("standard input (-) cannot be shared between several processes; give files")
             device = str(state.device) if state.device.type != "cpu" else "cpu"
         tagger = _load_tagger(model, device, precision, batch_size)
+        if rank == 0:
+            why = ""
+            if precision == "auto":
+                why = " (auto: bf16 where the hardware has bf16 units, else fp32; --precision overrides)"
+            echo(f"labelling on {tagger.device} in {tagger.precision}{why}", err=True)
         exclude = {output.resolve(), *(_part_path(output, r, world).resolve() for r in range(world))} if output else set()
         stdin = sys.stdin.buffer if "-" in inputs else None
         items = _share(_iter_inputs(inputs, stdin, exclude), world, rank)
