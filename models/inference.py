@@ -58,6 +58,7 @@ class Tagger:
         max_length: int | None = None,
         stride: int | None = None,
         max_tokens: int | str | None = "auto",
+        span_logit_offset: float | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -70,6 +71,8 @@ class Tagger:
         if max_tokens == "auto":
             max_tokens = CPU_MAX_TOKENS if self.device.type == "cpu" else None
         self.max_tokens: int | None = None if max_tokens is None else int(max_tokens)
+        # None: the model's own (log of its training span_weight: calibrated B/I probabilities).
+        self.span_logit_offset = meta.span_logit_offset if span_logit_offset is None else span_logit_offset
         self.max_length = max_length or meta.max_length
         self.stride = meta.stride if stride is None else stride
         model = model.eval()
@@ -149,7 +152,10 @@ class Tagger:
                     torch.from_numpy(mask).to(self.device),
                     torch.from_numpy(shapes).to(self.device) if use_shapes else None,
                 )
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            logits = logits.float()
+            if self.span_logit_offset:
+                logits[..., 1:] -= self.span_logit_offset
+            probs = torch.softmax(logits, dim=-1).cpu().numpy()
             for row, item in enumerate(batch):
                 out[item.doc][item.window] = probs[row, 1 : item.end - item.start + 1]
         return out

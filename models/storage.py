@@ -41,6 +41,9 @@ class ModelMeta:
     max_length: int = 256
     stride: int = 64
     info: dict[str, Any] = field(default_factory=dict)  # config, corpora, dev metrics...
+    # Subtracted from the B and I scores before decoding: log(span_weight) undoes the prior
+    # shift that a span-weighted training loss gives (B/I odds come out span_weight times too high).
+    span_logit_offset: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,12 +54,14 @@ class ModelMeta:
             "word_shape": self.word_shape,
             "max_length": self.max_length,
             "stride": self.stride,
+            "span_logit_offset": self.span_logit_offset,
             **self.info,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
-        known = {"format_version", "eventroles_version", "tagset", "backbone_config", "word_shape", "max_length", "stride"}
+        known = {"format_version", "eventroles_version", "tagset", "backbone_config", "word_shape", "max_length",
+                 "stride", "span_logit_offset"}
         return cls(
             TagSet.from_dict(data["tagset"]),
             data["backbone_config"],
@@ -64,6 +69,7 @@ class ModelMeta:
             int(data.get("max_length", 256)),
             int(data.get("stride", 64)),
             {k: v for k, v in data.items() if k not in known},
+            float(data.get("span_logit_offset", 0.0)),
         )
 
 

@@ -147,3 +147,17 @@ def test_write_errors_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "out" / "errors.jsonl"
     assert write_errors(path, rows) == 2
     assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == rows
+
+
+def test_a_system_is_scored_on_the_roles_it_outputs_and_the_rest_is_said() -> None:
+    # A model with attacker/target heads only (MUC-4's) on a corpus that also annotates
+    # location and time: no zeros for roles it cannot output, and the note names them.
+    pred = [Document("d1", TEXT, [at("Rebels", "attacker")], frozenset({"attacker", "target"}))]
+    report = corpus_report("c", GOLD, {"narrow": pred})
+    result = report["systems"]["narrow"]
+    assert result["roles"] == ["attacker", "target"]
+    assert result["roles_not_output"] == ["location", "time"]
+    assert result["seqeval"]["micro"]["support"] == 2
+    assert "not scored, the system does not output them: location, time" in to_text({"corpora": {"c": report}})
+    empty = corpus_report("c", GOLD, {"nothing": []})["systems"]["nothing"]
+    assert empty["roles"] == ["attacker", "target", "location", "time"] and empty["overlap"]["micro"]["recall"] == 0.0

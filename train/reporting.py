@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from eventroles.data.document import Document
+from eventroles.data.roles import ROLES
 
 from .ceaf import PUBLISHED, ceaf_ree
 from .metrics import score_corpus
@@ -61,8 +62,14 @@ def corpus_report(
     CEAF-REE scores when they are comparable.
     """
     results: dict[str, Any] = {}
+    annotated = set().union(*(doc.roles for doc in gold)) if gold else set()
     for system, docs in systems.items():
-        result = score_corpus(gold, docs)
+        # A system is scored on the roles it outputs (its documents' ``roles``): a MUC-4 model
+        # without location/time heads is not given zeros for MUC-4's silver location/time layer.
+        # The roles left out are listed, never dropped silently.
+        outputs = set().union(*(doc.roles for doc in docs)) if docs else None
+        result = score_corpus(gold, docs, None if outputs is None else [r for r in ROLES if r in outputs])
+        result["roles_not_output"] = [r for r in ROLES if r in annotated and outputs is not None and r not in outputs]
         if ceaf:
             scored = ceaf_ree(gold, docs)
             if scored is not None:
@@ -207,6 +214,8 @@ def _notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     notes = []
     for system, result in systems.items():
         counts = [f"{k.replace('_', ' ')}: {result[k]}" for k in NOTE_KEYS if result.get(k)]
+        if result.get("roles_not_output"):
+            counts.append("not scored, the system does not output them: " + ", ".join(result["roles_not_output"]))
         if counts:
             notes.append(f"{system}: " + "; ".join(counts))
     return notes

@@ -249,7 +249,7 @@ class Trainer:
         model = self.accelerator.unwrap_model(self.model)
         training = self.config.training
         return ModelMeta(self.tagset, backbone_config_dict(model), self.config.model.word_shape,
-                         training.max_length, training.stride, info or {})
+                         training.max_length, training.stride, info or {}, math.log(training.span_weight))
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, resume: bool = False) -> TrainResult:
