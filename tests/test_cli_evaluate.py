@@ -152,6 +152,7 @@ def test_json_to_standard_output(runner: CliRunner, files: dict[str, Path]) -> N
         (["-p", "MISSING"], "no such file"),
         (["-p", "CHANGED"], "differs from the gold text"),
         (["-p", "OTHER"], "none of its document ids"),
+        (["EMPTYDIR"], "is incomplete: missing eventroles.json"),
     ],
 )
 def test_user_errors_exit_1_with_a_message(
@@ -162,7 +163,9 @@ def test_user_errors_exit_1_with_a_message(
         "MISSING": tmp_path / "missing.jsonl",
         "CHANGED": write(tmp_path / "changed.jsonl", [{"id": "a", "text": TEXT_A.upper(), "spans": []}]),
         "OTHER": write(tmp_path / "other.jsonl", [{"id": "zz", "text": "x", "spans": []}]),
+        "EMPTYDIR": tmp_path / "not_a_model",
     }
+    paths["EMPTYDIR"].mkdir()
     result = run(runner, "-d", files["gold"], *[str(paths.get(a, a)) for a in extra])
     assert result.exit_code == 1
     assert message in result.output

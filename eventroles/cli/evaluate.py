@@ -36,7 +36,10 @@ Examples:
 
 
 def register(app: typer.Typer) -> None:
+    from eventroles.models.storage import ModelFolderError
+
     register_user_error(ScoringError)
+    register_user_error(ModelFolderError)
     app.command("evaluate", help=HELP)(evaluate)
 
 
@@ -85,6 +88,9 @@ def evaluate(
         "mean ± sample standard deviation instead of one column per system.",
     ),
     device: str = typer.Option("auto", "--device", help="Device for MODEL runs: auto, cpu, cuda, cuda:1, mps."),
+    precision: str = typer.Option(
+        "auto", "--precision", help="Precision for MODEL runs: auto, fp32, bf16, fp16 or int8 (CPU dynamic quantisation)."
+    ),
 ) -> None:
     with user_errors():
         models = list(models or [])
@@ -96,7 +102,7 @@ def evaluate(
         files = {path: _read_predictions(path) for path in predictions}
         names = _system_names([*models, *predictions])
         _check_files_match(files, golds)
-        taggers = {path: _load_tagger(path, device) for path in models}
+        taggers = {path: _load_tagger(path, device, precision) for path in models}
 
         report: dict[str, Any] = {"corpora": {}}
         error_rows: list[dict[str, Any]] = []
@@ -187,12 +193,15 @@ def _blank(doc: Document) -> Document:
     return Document(doc.id, doc.text, [], doc.roles, doc.corpus, {})
 
 
-def _load_tagger(path: Path, device: str) -> Any:
+def _load_tagger(path: Path, device: str, precision: str) -> Any:
     if not path.is_dir():
         raise UserError(f"{path}: not a model folder (prediction files go after --predictions)")
     from eventroles.models.inference import Tagger  # heavy (torch); only when a model is given
 
-    return Tagger.load(path, device=device)
+    try:
+        return Tagger.load(path, device=device, precision=precision)
+    except ValueError as error:  # a device or precision this machine does not have
+        raise UserError(f"{path}: {error}") from None
 
 
 def _published(spec: str, gold: list[Document]) -> str | None:
