@@ -75,17 +75,10 @@ def build_backbone(
     probabilities. Why it matters on a CPU: with a non-zero value torch's fused attention
     kernel is not used in training, and a MiniLM training step is about 2.2x slower.
     """
-    from transformers import AutoConfig, AutoModel, BertConfig
+    from transformers import AutoConfig, AutoModel
 
     if random is not None:
-        config = BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=random.hidden_size,
-            num_hidden_layers=random.num_hidden_layers,
-            num_attention_heads=random.num_attention_heads,
-            intermediate_size=random.intermediate_size,
-            max_position_embeddings=random.max_position_embeddings,
-        )
+        config = random_bert_config(random, vocab_size)
         _set_attention_dropout(config, attention_dropout)
         return AutoModel.from_config(config, add_pooling_layer=False)
     assert name is not None
@@ -111,6 +104,21 @@ def build_backbone(
         log.warning("backbone %s: %d weights not in the checkpoint, initialised at random: %s",
                     name, len(missing), ", ".join(sorted(missing)[:5]))
     return model
+
+
+def random_bert_config(random: RandomBackbone, vocab_size: int, **extra: Any) -> Any:
+    """The ``BertConfig`` of a tiny random BERT (``extra``: more config fields, e.g. labels)."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=random.hidden_size,
+        num_hidden_layers=random.num_hidden_layers,
+        num_attention_heads=random.num_attention_heads,
+        intermediate_size=random.intermediate_size,
+        max_position_embeddings=random.max_position_embeddings,
+        **extra,
+    )
 
 
 def _set_attention_dropout(config: Any, value: float | None) -> None:

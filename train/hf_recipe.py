@@ -294,25 +294,15 @@ def _quiet_libraries() -> Iterator[None]:
 
 
 def _build_model(backbone: str, random_backbone: dict | None, labels: list[str], vocab_size: int) -> Any:
-    from transformers import AutoModelForTokenClassification, BertConfig
+    from transformers import AutoModelForTokenClassification
 
-    from eventroles.models.backbone import BackboneError, RandomBackbone, resolve_backbone
+    from eventroles.models.backbone import BackboneError, RandomBackbone, random_bert_config, resolve_backbone
 
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
     if random_backbone is not None:
-        spec = RandomBackbone(**random_backbone)
-        config = BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=spec.hidden_size,
-            num_hidden_layers=spec.num_hidden_layers,
-            num_attention_heads=spec.num_attention_heads,
-            intermediate_size=spec.intermediate_size,
-            max_position_embeddings=spec.max_position_embeddings,
-            num_labels=len(labels),
-            id2label=id2label,
-            label2id=label2id,
-        )
+        config = random_bert_config(RandomBackbone(**random_backbone), vocab_size, num_labels=len(labels),
+                                    id2label=id2label, label2id=label2id)
         return AutoModelForTokenClassification.from_config(config)
     source = resolve_backbone(backbone)
     try:
