@@ -80,6 +80,10 @@ class Document:
     def with_spans(self, spans: Iterable[Span]) -> "Document":
         return replace(self, spans=sorted(spans), _words=self._words)
 
+    def blank(self) -> "Document":
+        """The text a model may see when it is scored: no gold spans, no gold metadata."""
+        return Document(self.id, self.text, [], self.roles, self.corpus, {}, self._words)
+
 
 def clean_spans(doc: Document, report: ReadReport, where: str = "", *, drop_nested: bool = True) -> Document:
     """Repair what can be repaired safely, counting each repair in ``report``.

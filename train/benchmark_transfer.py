@@ -169,7 +169,7 @@ def _train_and_score(
     dev_documents = sum(len(c.dev) for c in trainer.corpora)
     del trainer
     tagger = Tagger.load(result.model_dir, device=result.stats["device"], precision=result.stats["precision"])
-    scores = {label: score_corpus(gold, tagger.predict_documents([_blank(d) for d in gold]), roles)
+    scores = {label: score_corpus(gold, tagger.predict_documents([doc.blank() for doc in gold]), roles)
               for label, gold in tests.items()}
     return {
         "model_dir": str(result.model_dir),
@@ -180,10 +180,6 @@ def _train_and_score(
         "scores": scores,
     }
 
-
-def _blank(doc: Document) -> Document:
-    """The text a model may see: no gold spans, no gold metadata."""
-    return Document(doc.id, doc.text, [], doc.roles, doc.corpus, {})
 
 
 def _ratio(transfer: float, in_domain: float) -> float | None:

@@ -57,9 +57,11 @@ def has_split(corpus: CorpusConfig, split: str) -> bool:
     return split in get_corpus(corpus.name or "").splits
 
 
-def load_split(corpus: CorpusConfig, split: str) -> tuple[list[Document], ReadReport]:
+def load_split(
+    corpus: CorpusConfig, split: str, report: ReadReport | None = None
+) -> tuple[list[Document], ReadReport]:
     """One split of a corpus entry as training sees it: roles restricted, ``corpus`` = its label."""
-    report = ReadReport()
+    report = ReadReport() if report is None else report
     docs = [restrict_roles(d, corpus) for d in _read_split(corpus, split, report)]
     for doc in docs:
         doc.corpus = corpus.label
@@ -70,10 +72,8 @@ def load_corpora(config: Config) -> list[LoadedCorpus]:
     loaded = []
     for corpus in config.data.corpora:
         report = ReadReport()
-        train = [restrict_roles(d, corpus) for split in corpus.train for d in _read_split(corpus, split, report)]
-        dev = [restrict_roles(d, corpus) for split in corpus.dev for d in _read_split(corpus, split, report)]
-        for doc in train + dev:
-            doc.corpus = corpus.label
+        train = [d for split in corpus.train for d in load_split(corpus, split, report)[0]]
+        dev = [d for split in corpus.dev for d in load_split(corpus, split, report)[0]]
         source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight,
                         "negative_windows": corpus.negative_windows}
         if corpus.name is not None:

@@ -138,7 +138,7 @@ def _systems_for(
     """System name -> predicted documents for one gold corpus (models run on its texts)."""
     systems: dict[str, list[Document]] = {}
     for path, tagger in taggers.items():
-        systems[names[path]] = tagger.predict_documents([_blank(doc) for doc in gold])
+        systems[names[path]] = tagger.predict_documents([doc.blank() for doc in gold])
     for path, (docs, _) in files.items():
         if only_corpus or not docs or _shares_ids(docs, gold):
             systems[names[path]] = docs
@@ -187,10 +187,6 @@ def _check_files_match(
                 "matched to the gold documents by id"
             )
 
-
-def _blank(doc: Document) -> Document:
-    """The text a model may see: no gold spans, no gold metadata."""
-    return Document(doc.id, doc.text, [], doc.roles, doc.corpus, {})
 
 
 def _load_tagger(path: Path, device: str, precision: str) -> Any:
