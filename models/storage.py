@@ -26,7 +26,8 @@ from .network import RoleTagger
 
 WEIGHTS = "model.safetensors"
 META = "eventroles.json"
-FORMAT_VERSION = 1
+# 2: one shared outside score and B/I per tag (version 1 had a B/I/O softmax per tag).
+FORMAT_VERSION = 2
 
 
 class ModelFolderError(Exception):
@@ -115,9 +116,17 @@ def read_meta(folder: Path) -> ModelMeta:
             "(is it an eventroles model folder written by `eventroles train`?)"
         )
     try:
-        return ModelMeta.from_dict(json.loads((folder / META).read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        data = json.loads((folder / META).read_text(encoding="utf-8"))
+        version = int(data.get("format_version", 0))
+        meta = ModelMeta.from_dict(data)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFolderError(f"{folder / META} is not a valid eventroles metadata file: {error}") from None
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{folder} holds a model of format version {version}; this eventroles ({__version__}) reads "
+            f"version {FORMAT_VERSION}: retrain it with `eventroles train` (the tagging layer changed)"
+        )
+    return meta
 
 
 def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
