@@ -1,9 +1,9 @@
 """From subword scores to character spans, free of the network (unit-tested with arrays).
 
 Merge rule for long documents: each subword's scores come from the window where it sits most
-centrally. Each word takes its first subword's scores; per head, the argmax B/I/O tags are
-decoded into runs of words (an orphan I starts a span), and a span's score is the mean
-probability of the tags chosen over its words.
+centrally. Each word takes its first subword's scores; per head, the most probable valid B/I/O
+sequence (no I after O: Viterbi where the argmax has an orphan I) is decoded into runs of
+words, and a span's score is the mean probability of the tags chosen over its words.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from eventroles.data.document import Document, Span
 from eventroles.data.encoding import Alignment, central_window, decode_word_tags, untagged_words
-from eventroles.data.tags import BEGIN, INSIDE, TagSet
+from eventroles.data.tags import BEGIN, INSIDE, OUTSIDE, TagSet
 
 
 def merge_windows(
@@ -33,12 +33,66 @@ def merge_windows(
     return merged
 
 
+def span_probabilities(scores: np.ndarray, span_logit_offset: float = 0.0) -> np.ndarray:
+    """Per-tag (O, B, I) probabilities ``[..., heads, 3]`` from the network's scores.
+
+    ``span_logit_offset`` is subtracted from the B and I scores first: a model trained with a
+    span-weighted loss over-predicts spans by that weight, and a calibrated offset is a
+    threshold that means the same on every corpus.
+    """
+    scores = scores.astype(np.float32, copy=True)
+    if span_logit_offset:
+        scores[..., 1:] -= span_logit_offset
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
 def word_probabilities(alignment: Alignment, subword_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-word probabilities ``[n_words, heads, 3]`` and a mask of words that have a subword."""
     has = alignment.first_subword >= 0
     probs = np.zeros((len(alignment.first_subword), *subword_probs.shape[1:]), dtype=np.float32)
     probs[has] = subword_probs[alignment.first_subword[has]]
     return probs, has
+
+
+_FORBIDDEN = -1e9
+# Transition scores [from, to] of a valid B/I/O sequence: I never follows O (nor starts one).
+_TRANSITIONS = np.zeros((3, 3))
+_TRANSITIONS[OUTSIDE, INSIDE] = _FORBIDDEN
+
+
+def constrained_tags(probs: np.ndarray) -> np.ndarray:
+    """The most probable *valid* tag sequence per head: ``[n_words, heads, 3]`` -> ``[n_words, heads]``.
+
+    Why: independent argmaxes leave orphan I tags ("air" O, "force installations" I), which
+    decode into fragments. Where a head's argmax sequence is already valid it is also the best
+    valid one, so Viterbi runs only for heads with an orphan I.
+    """
+    tags = probs.argmax(axis=-1)
+    if len(tags) == 0:
+        return tags
+    previous = np.vstack([np.full((1, tags.shape[1]), OUTSIDE), tags[:-1]])
+    broken = np.flatnonzero(((tags == INSIDE) & (previous == OUTSIDE)).any(axis=0))
+    if len(broken) == 0:
+        return tags
+    logp = np.log(np.maximum(probs[:, broken].astype(np.float64), 1e-12))  # [n, h, 3]
+    n, h = logp.shape[:2]
+    score = logp[0].copy()
+    score[:, INSIDE] += _FORBIDDEN
+    back = np.zeros((n, h, 3), dtype=np.int8)
+    for t in range(1, n):
+        candidates = score[:, :, None] + _TRANSITIONS[None]  # [h, from, to]
+        back[t] = candidates.argmax(axis=1)
+        score = candidates.max(axis=1) + logp[t]
+    path = np.empty((n, h), dtype=np.int64)
+    path[-1] = score.argmax(axis=-1)
+    rows = np.arange(h)
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, rows, path[t]]
+    tags[:, broken] = path
+    return tags
 
 
 def decode_spans(
@@ -50,7 +104,9 @@ def decode_spans(
     per span), heads with no B or I tag are not walked, and spans are sorted on plain tuples.
     """
     probs, has = word_probabilities(alignment, subword_probs)
-    tags = untagged_words(probs.argmax(axis=-1), alignment)
+    tags = np.full(probs.shape[:2], OUTSIDE, dtype=np.int64)
+    tags[has] = constrained_tags(probs[has])
+    tags = untagged_words(tags, alignment)
     chosen = np.where(has[:, None], probs.max(axis=-1), 0.0).astype(np.float64)
     sums = np.concatenate([np.zeros((1, chosen.shape[1])), np.cumsum(chosen, axis=0)])
     counts = np.concatenate([[0], np.cumsum(has)])

@@ -18,7 +18,8 @@ import torch
 from eventroles.data.document import Document
 from eventroles.data.encoding import Alignment, align, window_bounds
 
-from .decoding import decode_spans, merge_windows
+from .decoding import decode_spans, merge_windows, span_probabilities
+from .entities import entity_ids
 from .network import RoleTagger
 from .precision import autocast, quantize_int8, resolve_device, resolve_precision
 from .storage import ModelMeta, load_model
@@ -100,8 +101,7 @@ class Tagger:
     def predict_documents(self, docs: Sequence[Document]) -> list[Document]:
         """Copies of ``docs`` whose spans are the predictions (scores in ``meta['span_scores']``)."""
         prepared = self.preprocess(docs)
-        probs = self.forward(prepared)
-        return self.postprocess(prepared, probs)
+        return self.postprocess(prepared, self.forward(prepared))
 
     def pipe(self, docs: Iterable[Document], chunk_size: int = 64) -> Iterator[Document]:
         """Stream predictions, holding only ``chunk_size`` documents in memory at a time."""
@@ -122,7 +122,7 @@ class Tagger:
 
     @torch.inference_mode()
     def forward(self, prepared: Prepared) -> list[list[np.ndarray]]:
-        """Probabilities per document and window, ``[window_length, heads, 3]`` each."""
+        """The network's scores per document and window, ``[window_length, heads, 3]`` each."""
         items = [
             WindowBatchItem(d, w, s, e)
             for d, doc_bounds in enumerate(prepared.bounds)
@@ -152,12 +152,9 @@ class Tagger:
                     torch.from_numpy(mask).to(self.device),
                     torch.from_numpy(shapes).to(self.device) if use_shapes else None,
                 )
-            logits = logits.float()
-            if self.span_logit_offset:
-                logits[..., 1:] -= self.span_logit_offset
-            probs = torch.softmax(logits, dim=-1).cpu().numpy()
+            scores = logits.float().cpu().numpy()
             for row, item in enumerate(batch):
-                out[item.doc][item.window] = probs[row, 1 : item.end - item.start + 1]
+                out[item.doc][item.window] = scores[row, 1 : item.end - item.start + 1]
         return out
 
     def _batches(self, items: list[WindowBatchItem]) -> Iterator[list[WindowBatchItem]]:
@@ -172,15 +169,21 @@ class Tagger:
             yield items[begin : begin + rows]
             begin += rows
 
-    def postprocess(self, prepared: Prepared, probs: list[list[np.ndarray]]) -> list[Document]:
+    def postprocess(
+        self, prepared: Prepared, window_scores: list[list[np.ndarray]], span_logit_offset: float | None = None
+    ) -> list[Document]:
+        """Spans from the forward pass's scores; ``span_logit_offset`` (default: the tagger's)
+        lowers B and I scores before the softmax, so one forward pass can be decoded at many."""
+        offset = self.span_logit_offset if span_logit_offset is None else span_logit_offset
         results = []
-        for doc, alignment, bounds, window_probs in zip(prepared.docs, prepared.alignments, prepared.bounds, probs):
+        for doc, alignment, bounds, doc_scores in zip(prepared.docs, prepared.alignments, prepared.bounds, window_scores):
             if len(alignment) == 0:
                 spans, scores = [], {}
             else:
-                merged = merge_windows(len(alignment), bounds, window_probs)
+                merged = span_probabilities(merge_windows(len(alignment), bounds, doc_scores), offset)
                 spans, scores = decode_spans(doc, alignment, merged, self.meta.tagset)
-            out = Document(doc.id, doc.text, spans, frozenset(self.meta.tagset.roles), doc.corpus, {**doc.meta, "span_scores": scores})
+            meta = {**doc.meta, "span_scores": scores, "span_entities": entity_ids(doc, spans)}
+            out = Document(doc.id, doc.text, spans, frozenset(self.meta.tagset.roles), doc.corpus, meta)
             results.append(out)
         return results
 
@@ -209,14 +212,20 @@ def document_windows(n_subwords: int, max_length: int, stride: int) -> list[tupl
 
 def span_dicts(doc: Document) -> list[dict[str, Any]]:
     scores = doc.meta.get("span_scores", {})
-    return [
-        {
+    entities = doc.meta.get("span_entities", {})
+    out = []
+    for span in doc.spans:
+        key = (span.start, span.end, span.role)
+        item: dict[str, Any] = {
             "start": span.start,
             "end": span.end,
             "role": span.role,
             "text": doc.span_text(span),
-            "score": round(float(scores.get((span.start, span.end, span.role), 0.0)), 4),
-            **({"label": span.label} if span.label else {}),
+            "score": round(float(scores.get(key, 0.0)), 4),
         }
-        for span in doc.spans
-    ]
+        if span.label:
+            item["label"] = span.label
+        if key in entities:
+            item["entity"] = entities[key]
+        out.append(item)
+    return out

@@ -53,7 +53,8 @@ def record_document(record: dict[str, Any]) -> Document:
     """Back from ``doc_record`` (used to merge the part files of a multi-process run)."""
     spans = [Span(s["start"], s["end"], s["role"], s.get("label")) for s in record["spans"]]
     scores = {(s["start"], s["end"], s["role"]): s.get("score", 0.0) for s in record["spans"]}
-    return Document(record["id"], record["text"], spans, meta={"span_scores": scores})
+    entities = {(s["start"], s["end"], s["role"]): s["entity"] for s in record["spans"] if "entity" in s}
+    return Document(record["id"], record["text"], spans, meta={"span_scores": scores, "span_entities": entities})
 
 
 # -- writers ----------------------------------------------------------------------------------

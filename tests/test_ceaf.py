@@ -87,6 +87,23 @@ def test_hand_computed_example() -> None:
     assert result["key_space"] == "label" and result["comparable_with_published"] is True
 
 
+def test_entity_ids_make_one_predicted_entity_matched_as_grit_phi_strict() -> None:
+    """Spans sharing an entity id are one predicted entity: it matches a gold entity when every
+    one of its strings is a mention of that entity (GRIT's phi_strict), and counts once."""
+    building, offices = at("Pilmai telephone company building", "Target"), at("telephone company offices", "Target")
+    pipes, booth = at("water pipes", "Target"), at("public telephone booth", "Target")
+    key = lambda span: (span.start, span.end, span.role)  # noqa: E731
+    grouped = Document("d1", TEXT, [building, offices, pipes, booth],
+                       meta={"span_entities": {key(building): 0, key(offices): 0, key(pipes): 1, key(booth): 2}})
+    target = ceaf_ree([gold()], [grouped])["scores"]["Target"]
+    assert (target["correct"], target["predicted"], target["support"]) == (3, 3, 3)
+    # one wrong string in a group spoils the whole predicted entity
+    wrong = Document("d1", TEXT, [building, pipes, booth],
+                     meta={"span_entities": {key(building): 0, key(pipes): 0, key(booth): 2}})
+    target = ceaf_ree([gold()], [wrong])["scores"]["Target"]
+    assert (target["correct"], target["predicted"], target["support"]) == (1, 2, 3)
+
+
 def test_sums_over_documents_and_counts_missing() -> None:
     result = ceaf_ree([gold("a"), gold("b")], [predicted(HAND_SPANS, "a")])
     micro = result["scores"]["micro"]

@@ -18,9 +18,13 @@ This mirrors GRIT's own scorer (``eval.py`` in xinyadu/grit_doc_event_entity):
   an entity listed twice under one role with the same mentions is kept once (GRIT's MUC-4
   files have no such repeats; WikiEvents lists an entity once per event);
 - P, R and F1 are 0 when their denominator (or TP) is 0.
-Differences, all forced by scoring spans instead of GRIT's one-string-per-entity output:
-- a span tagger marks every occurrence of a filler, so predicted strings that are equal after
-  normalisation are merged into one (GRIT counts each predicted entity it is given);
+Differences, all forced by scoring spans instead of GRIT's one-list-per-entity output:
+- a span tagger marks every occurrence of a filler. Predicted spans that carry an entity id
+  (``meta["span_entities"]``, written by the tagger's mention grouping and by any system that
+  groups its own mentions) form one predicted entity per id: its distinct normalised strings,
+  matched as GRIT's ``phi_strict`` does (every predicted string must be a mention of the gold
+  entity). Spans without an id: strings equal after normalisation are merged into one
+  predicted entity (GRIT counts each predicted entity it is given);
 - predicted strings that normalise to the empty string ("the", "--") are dropped and counted;
 - a missing predicted document counts as an empty prediction (GRIT's scorer would crash);
   predicted documents without gold are ignored and counted.
@@ -35,18 +39,14 @@ published number. When the keys are project roles (WikiEvents), predictions use 
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from eventroles.data.document import Document
 from eventroles.data.roles import ROLES
+from eventroles.models.entities import normalize_mention
 
 from .metrics import max_matching, pair_documents, score_block
-
-_PUNCTUATION = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 
 # The published reference results on the same split, shown beside ours (README of the corpora).
 PUBLISHED: dict[str, dict[str, Any]] = {
@@ -66,11 +66,8 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 }
 
 
-def normalize_filler(text: str) -> str:
-    """GRIT's normalisation: lower, strip punctuation, drop articles, collapse whitespace."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+# GRIT's normalisation: lower, strip punctuation, drop articles, collapse whitespace.
+normalize_filler = normalize_mention
 
 
 def gold_entities(doc: Document, stats: Counter[str] | None = None) -> dict[str, list[set[str]]] | None:
@@ -149,15 +146,15 @@ def ceaf_ree(
     counts: dict[str, list[int]] = {k: [0, 0, 0] for k in keys}
     for (gold_doc, pred_doc), ents in zip(pairs, entity_sets):
         doc_keys = keys if native else [k for k in keys if k in ents or k in gold_doc.roles]
-        by_key = _predicted_strings(gold_doc, pred_doc, set(doc_keys), label_space, stats)
+        by_key = _predicted_entities(gold_doc, pred_doc, set(doc_keys), label_space, stats)
         for key in doc_keys:
             entities = ents.get(key, [])
-            strings = sorted(by_key.get(key, set()))
-            edges = [[i for i, e in enumerate(entities) if s in e] for s in strings]
+            predicted_entities = by_key.get(key, [])
+            edges = [[i for i, e in enumerate(entities) if p <= e] for p in predicted_entities]
             tp = len(max_matching(edges, len(entities)))
             acc = counts[key]
             acc[0] += tp
-            acc[1] += len(strings)
+            acc[1] += len(predicted_entities)
             acc[2] += len(entities)
 
     scores = score_block({k: tuple(c) for k, c in counts.items()})
@@ -196,13 +193,18 @@ def _remap(
     return out
 
 
-def _predicted_strings(
+def _predicted_entities(
     gold_doc: Document, pred_doc: Document | None, keys: set[str], by_label: bool, stats: Counter[str]
-) -> dict[str, set[str]]:
-    """``key -> distinct normalised predicted strings`` of one document."""
-    out: dict[str, set[str]] = {}
+) -> dict[str, list[frozenset[str]]]:
+    """``key -> predicted entities`` (each a set of normalised strings) of one document.
+
+    Spans with an entity id in ``meta["span_entities"]`` group by that id; the others group by
+    their normalised string.
+    """
     if pred_doc is None:
-        return out
+        return {}
+    entity_of = pred_doc.meta.get("span_entities") or {}
+    groups: dict[str, dict[Any, set[str]]] = {}
     for span in pred_doc.spans:
         key = span.label if by_label else span.role
         if key is None:
@@ -215,8 +217,10 @@ def _predicted_strings(
         if not normalised:
             stats["predictions_empty_after_normalisation"] += 1
             continue
-        bucket = out.setdefault(key, set())
-        if normalised in bucket:
+        entity = entity_of.get((span.start, span.end, span.role))
+        group = ("entity", entity) if entity is not None else ("string", normalised)
+        bucket = groups.setdefault(key, {}).setdefault(group, set())
+        if bucket:
             stats["predicted_strings_merged"] += 1
         bucket.add(normalised)
-    return out
+    return {key: sorted((frozenset(v) for v in by_group.values()), key=sorted) for key, by_group in groups.items()}

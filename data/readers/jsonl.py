@@ -8,7 +8,8 @@ One document per line::
 ``text`` and ``label`` on a span are optional; when ``text`` is given it must equal the
 document text at the offsets (a mismatch means the offsets are wrong, so it is an error, not a
 repair). ``roles`` (the roles this document's annotation covers) defaults to every role; an
-optional ``score`` on spans is kept in ``meta`` for prediction files.
+optional ``score`` and ``entity`` (an id shared by the mentions of one entity) on spans are
+kept in ``meta`` for prediction files.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def parse_document(
         raise fail("must be a list", field="spans", doc_id=doc_id)
     spans: list[Span] = []
     scores: list[float | None] = []
+    entities: list[int | str | None] = []
     for index, item in enumerate(spans_value):
         field = f"spans[{index}]"
         if not isinstance(item, dict):
@@ -120,6 +122,11 @@ def parse_document(
         spans.append(Span(start, end, mapped, label))
         score = item.get("score")
         scores.append(float(score) if isinstance(score, (int, float)) else None)
+        entity = item.get("entity")
+        if entity is not None and (not isinstance(entity, (int, str)) or isinstance(entity, bool)):
+            raise fail("must be an integer or a string (spans with one entity id name one entity)",
+                       f"{field}.entity", doc_id)
+        entities.append(entity)
         if mapped not in roles:
             raise fail(f"role {mapped!r} is not among the document's roles", f"{field}.role", doc_id)
 
@@ -128,6 +135,8 @@ def parse_document(
         raise fail("must be an object", field="meta", doc_id=doc_id)
     if any(s is not None for s in scores):
         meta = {**meta, "span_scores": {(s.start, s.end, s.role): sc for s, sc in zip(spans, scores)}}
+    if any(e is not None for e in entities):
+        meta = {**meta, "span_entities": {(s.start, s.end, s.role): e for s, e in zip(spans, entities) if e is not None}}
     doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
     return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
 
@@ -162,6 +171,7 @@ def read(folder: Path, split: str, report: ReadReport) -> list[Document]:
 
 
 def document_to_json(doc: Document, scores: dict | None = None) -> dict[str, Any]:
+    entities = doc.meta.get("span_entities") or {}
     spans = []
     for span in sorted(doc.spans):
         item: dict[str, Any] = {"start": span.start, "end": span.end, "role": span.role, "text": doc.span_text(span)}
@@ -169,9 +179,11 @@ def document_to_json(doc: Document, scores: dict | None = None) -> dict[str, Any
             item["label"] = span.label
         if scores is not None and (span.start, span.end, span.role) in scores:
             item["score"] = round(float(scores[(span.start, span.end, span.role)]), 4)
+        if (span.start, span.end, span.role) in entities:
+            item["entity"] = entities[(span.start, span.end, span.role)]
         spans.append(item)
     out: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": spans, "roles": sorted(doc.roles)}
-    meta = {k: v for k, v in doc.meta.items() if k != "span_scores"}
+    meta = {k: v for k, v in doc.meta.items() if k not in ("span_scores", "span_entities")}
     if meta:
         out["meta"] = meta
     return out

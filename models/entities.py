@@ -1,0 +1,98 @@
+"""Which predicted mentions name one entity, within one document and tag.
+
+Why: a span tagger marks every mention ("fmln", "farabundo marti national liberation front",
+"the fmln"), but users count entities (who attacked, not how often the article says so), and
+document-level scores (CEAF-REE, as MUC-4 results are published) score one predicted entity
+against one gold entity. Grouping is by written rules, cheap and explainable:
+
+- mentions equal after normalisation (lower case, no punctuation, no articles) are one entity;
+- an acronym and its expansion: one single-word mention whose letters are the initials of the
+  content words of another (in any order, so Spanish acronyms of English expansions match:
+  FMLN, "farabundo marti national liberation front");
+- an expansion followed by its acronym in brackets in the text ("... front (fmln)");
+- a one-word surname and the full name it ends (``name_suffix``, off by default: "army" and
+  "the salvadoran army" would also merge).
+Entity ids are small integers, unique within a document.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Sequence
+
+from eventroles.data.document import Document, Span
+
+SpanKey = tuple[int, int, str]
+
+_PUNCTUATION = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+# Words that acronyms skip, in the languages of the corpora's place and group names.
+_FUNCTION_WORDS = frozenset("of and for in on to at by with de del la las los el y e da do dos das".split())
+
+
+def normalize_mention(text: str) -> str:
+    """Lower case, no ASCII punctuation, no articles, single spaces (GRIT's normalisation)."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def is_acronym_of(short: str, long: str) -> bool:
+    """Whether normalised ``short`` (one word, 2-8 letters) abbreviates normalised ``long``."""
+    if " " in short or not 2 <= len(short) <= 8 or not short.isalpha():
+        return False
+    words = [w for w in long.split() if w not in _FUNCTION_WORDS]
+    if len(words) < 2 or len(words) > len(short) + 2:
+        return False
+    initials = {w[0] for w in words}
+    return set(short) == initials and len(short) >= len(initials) - 1
+
+
+def _bracketed_after(doc: Document, long: Span, short: Span) -> bool:
+    """``long (short)`` in the text: an expansion and its acronym written side by side."""
+    between = doc.text[long.end : short.start]
+    return short.start > long.end and between.strip() == "(" and doc.text[short.end : short.end + 2].strip().startswith(")")
+
+
+def entity_ids(doc: Document, spans: Sequence[Span], *, name_suffix: bool = False) -> dict[SpanKey, int]:
+    """``(start, end, role) -> entity id`` for every span; spans of one id name one entity.
+
+    Spans are grouped within their tag (the native ``label`` when there is one, else the role).
+    """
+    by_tag: dict[str, list[Span]] = {}
+    for span in spans:
+        by_tag.setdefault(span.label or span.role, []).append(span)
+    ids: dict[SpanKey, int] = {}
+    next_id = 0
+    for tag_spans in by_tag.values():
+        names = [normalize_mention(doc.span_text(s)) for s in tag_spans]
+        distinct = list(dict.fromkeys(names))
+        parent = {name: name for name in distinct}
+
+        def find(name: str) -> str:
+            while parent[name] != name:
+                parent[name] = parent[parent[name]]
+                name = parent[name]
+            return name
+
+        def union(a: str, b: str) -> None:
+            parent[find(a)] = find(b)
+
+        for a in distinct:
+            for b in distinct:
+                if a == b or not a or not b:
+                    continue
+                if is_acronym_of(a, b) or (name_suffix and " " not in a and b.endswith(" " + a)):
+                    union(a, b)
+        for i, long in enumerate(tag_spans):
+            for j, short in enumerate(tag_spans):
+                if i != j and names[i] and names[j] and _bracketed_after(doc, long, short):
+                    union(names[i], names[j])
+        root_id: dict[str, int] = {}
+        for span, name in zip(tag_spans, names):
+            root = find(name)
+            if root not in root_id:
+                root_id[root] = next_id
+                next_id += 1
+            ids[(span.start, span.end, span.role)] = root_id[root]
+    return ids

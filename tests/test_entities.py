@@ -1,0 +1,67 @@
+"""Mention grouping: which predicted spans name one entity."""
+
+from __future__ import annotations
+
+from eventroles.data.document import Document, Span
+from eventroles.models.entities import entity_ids, is_acronym_of, normalize_mention
+
+
+def _doc(text: str, *spans: tuple[str, str, str | None]) -> Document:
+    found, cursor = [], {}
+    for mention, role, label in spans:
+        start = text.index(mention, cursor.get(mention, 0))
+        cursor[mention] = start + 1
+        found.append(Span(start, start + len(mention), role, label))
+    return Document("d", text, sorted(found))
+
+
+def test_acronyms_match_their_expansions_in_any_order() -> None:
+    assert is_acronym_of("fmln", "farabundo marti national liberation front")
+    assert is_acronym_of("urng", "guatemalan national revolutionary unity")
+    assert is_acronym_of("eln", "ejercito de liberacion nacional")  # function words skipped
+    assert not is_acronym_of("army", "salvadoran army")
+    assert not is_acronym_of("pcn", "farabundo marti national liberation front")
+    assert not is_acronym_of("fmln", "fmln")  # one word is not an expansion
+
+
+def test_mentions_of_one_entity_share_an_id_and_others_do_not() -> None:
+    text = ("Members of the Farabundo Marti National Liberation Front (FMLN) attacked a substation. "
+            "The FMLN also burned a bus. Soldiers said the fmln fled. Soldiers guarded the substation.")
+    doc = _doc(text,
+               ("Farabundo Marti National Liberation Front", "attacker", "PerpOrg"),
+               ("FMLN", "attacker", "PerpOrg"),
+               ("FMLN", "attacker", "PerpOrg"),
+               ("fmln", "attacker", "PerpOrg"),
+               ("a substation", "target", None),
+               ("a bus", "target", None),
+               ("the substation", "target", None))
+    ids = entity_ids(doc, doc.spans)
+    by_text: dict[str, set[int]] = {}
+    for span in doc.spans:
+        by_text.setdefault(doc.span_text(span), set()).add(ids[(span.start, span.end, span.role)])
+    fmln = by_text["Farabundo Marti National Liberation Front"] | by_text["FMLN"] | by_text["fmln"]
+    assert len(fmln) == 1, "expansion, acronym and lower-case acronym are one entity"
+    assert by_text["a substation"] == by_text["the substation"], "equal after dropping articles"
+    assert by_text["a bus"] != by_text["a substation"]
+    assert not fmln & (by_text["a bus"] | by_text["a substation"])
+
+
+def test_grouping_stays_within_a_tag() -> None:
+    doc = _doc("Guerrillas of the FMLN killed guerrillas.",
+               ("Guerrillas", "attacker", "PerpInd"), ("guerrillas", "target", "Victim"))
+    ids = entity_ids(doc, doc.spans)
+    assert len(set(ids.values())) == 2
+
+
+def test_bracketed_acronym_is_grouped_even_when_letters_differ() -> None:
+    doc = _doc("The Revolutionary Army of the People (ERP) struck.",
+               ("Revolutionary Army of the People", "attacker", None), ("ERP", "attacker", None))
+    assert not is_acronym_of(normalize_mention("ERP"), normalize_mention("Revolutionary Army of the People"))
+    assert len(set(entity_ids(doc, doc.spans).values())) == 1
+
+
+def test_name_suffix_rule_is_opt_in() -> None:
+    doc = _doc("Jose Napoleon Duarte arrived; Duarte spoke.",
+               ("Jose Napoleon Duarte", "target", None), ("Duarte", "target", None))
+    assert len(set(entity_ids(doc, doc.spans).values())) == 2
+    assert len(set(entity_ids(doc, doc.spans, name_suffix=True).values())) == 1
