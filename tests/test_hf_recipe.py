@@ -215,3 +215,13 @@ def test_run_summary_reports_settings_counts_and_epochs(recipe_run: dict[str, An
     assert set(summary["timings_s"]) == {"load_s", "tokenize_s", "train_s", "predict_s"}
     assert (recipe_run["work"] / "recipe.json").is_file()
     assert "eventroles evaluate --predictions" in recipe_run["output"]
+
+
+def test_roles_option_trains_only_those_roles_and_names_missing_ones(tmp_path: Path) -> None:
+    run = dict(epochs=0.01, max_length=32, batch_size=16, eval_split=None, random_backbone=TINY)
+    result = hf_recipe.run_recipe(str(SMOKE), tmp_path / "p.jsonl", roles=["attacker", "time"], **run)
+    assert result["recipe"]["labels"] == ["O", "B-attacker", "I-attacker", "B-time", "I-time"]
+    predicted = read_jsonl_file(tmp_path / "p.jsonl")
+    assert {s.role for d in predicted for s in d.spans} <= {"attacker", "time"}
+    with pytest.raises(RecipeError, match="does not annotate colour"):
+        hf_recipe.run_recipe(str(SMOKE), tmp_path / "q.jsonl", roles=["colour"], **run)

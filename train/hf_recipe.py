@@ -422,6 +422,7 @@ def run_recipe(
     eval_split: str | None = "dev",
     output_dir: Path | None = None,
     random_backbone: dict | None = None,
+    roles: Sequence[str] | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Train the standard recipe on ``corpus``'s train split and write ``test_split``'s predictions.
@@ -431,8 +432,10 @@ def run_recipe(
     removed after; nothing is saved into it but a run summary, ``recipe.json``);
     ``random_backbone`` (the fields of ``models.backbone.RandomBackbone``) swaps the pretrained
     network for a tiny random BERT, for tests. ``eval_split`` is scored with seqeval after each
-    epoch when the corpus has it (``None``: no evaluation). Returns settings, counts, per-epoch
-    logs, timings and paths, JSON-ready.
+    epoch when the corpus has it (``None``: no evaluation). ``roles`` limits training to those of
+    the roles the train split annotates (default: all of them), so that the recipe is trained on
+    the same roles as the model it is compared with. Returns settings, counts, per-epoch logs,
+    timings and paths, JSON-ready.
     """
     import datasets
     import torch
@@ -449,7 +452,13 @@ def run_recipe(
     eval_docs = load_split(corpus, eval_split) if use_eval and eval_split is not None else []
     if not train_docs:
         raise RecipeError(f"{corpus}: the train split has no documents")
-    roles = [r for r in ROLES if any(r in doc.roles for doc in train_docs)]
+    annotated = [r for r in ROLES if any(r in doc.roles for doc in train_docs)]
+    if roles is not None:
+        unknown = [r for r in roles if r not in annotated]
+        if unknown:
+            raise RecipeError(f"{corpus}: the train split does not annotate {', '.join(unknown)} "
+                              f"(it annotates {', '.join(annotated) or 'no role'})")
+    roles = [r for r in annotated if roles is None or r in roles]
     if not roles:
         raise RecipeError(f"{corpus}: the train split annotates no role")
     labels = label_list(roles)

@@ -227,6 +227,7 @@ def recipe(
     evaluate_dev: bool = typer.Option(True, "--dev/--no-dev", help="Score the dev split with seqeval after each epoch."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="The Trainer's output folder; gets recipe.json (default: a temporary folder)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write settings, counts, per-epoch logs and timings as JSON to FILE."),
+    roles: Optional[str] = typer.Option(None, "--roles", metavar="ROLE,ROLE", help="Train only these roles (comma-separated; default: every role the train split annotates), e.g. attacker,target,weapon to match configs/muc4.yaml."),
 ) -> None:
     from eventroles.models.backbone import BackboneError
     from eventroles.train.hf_recipe import RecipeError, run_recipe
@@ -238,6 +239,7 @@ def recipe(
             corpus, output, backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
             seed=seed, max_length=max_length, test_split=test_split, eval_split="dev" if evaluate_dev else None,
             output_dir=work_dir, log=lambda message: echo(message, err=True),
+            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
         )
         train, test = result["counts"]["train"], result["counts"]["test"]
         echo(f"train: {train['sentences']} sentences from {train['documents']} documents, {train['spans']} spans "
