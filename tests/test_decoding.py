@@ -152,3 +152,27 @@ def test_decode_glued_words_follow_their_host(tokenizer) -> None:
     probs[alignment.first_subword[1], 0] = [0, 1, 0]
     spans, _ = decode_spans(doc, alignment, probs, TAGS)
     assert [doc.span_text(s) for s in spans] == ["a\u200bb"]
+
+
+def test_constrained_tags_never_leave_an_orphan_inside() -> None:
+    from eventroles.data.tags import BEGIN, INSIDE, OUTSIDE
+    from eventroles.models.decoding import constrained_tags
+
+    def row(o: float, b: float, i: float) -> list[float]:
+        return [o, b, i]
+
+    # head 0: "air" slightly O, "force installations" I -> the best valid reading is B I I
+    # head 1: a valid argmax sequence (B I O) is kept as it is
+    probs = np.array([
+        [row(0.5, 0.45, 0.05), row(0.1, 0.8, 0.1)],
+        [row(0.2, 0.1, 0.7), row(0.1, 0.1, 0.8)],
+        [row(0.2, 0.1, 0.7), row(0.9, 0.05, 0.05)],
+        [row(0.9, 0.05, 0.05), row(0.9, 0.05, 0.05)],
+    ])
+    tags = constrained_tags(probs)
+    assert tags[:, 0].tolist() == [BEGIN, INSIDE, INSIDE, OUTSIDE]
+    assert tags[:, 1].tolist() == [BEGIN, INSIDE, OUTSIDE, OUTSIDE]
+    # an I that is weak against O after O becomes O rather than a fragment
+    weak = np.array([[row(0.9, 0.05, 0.05)], [row(0.4, 0.05, 0.55)], [row(0.9, 0.05, 0.05)]])
+    assert constrained_tags(weak)[:, 0].tolist() == [OUTSIDE, OUTSIDE, OUTSIDE]
+    assert constrained_tags(np.zeros((0, 2, 3))).shape == (0, 2)

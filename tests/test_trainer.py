@@ -100,6 +100,34 @@ def _window(source: int, has_span: bool, length: int = 6):
     return Window(np.ones(length, dtype=np.int64), np.zeros(length, dtype=np.int64), labels, source, "d")
 
 
+def test_span_offset_is_calibrated_on_dev_and_saved(tmp_path: Path) -> None:
+    from eventroles.models.inference import Tagger
+    from eventroles.train.calibration import OFFSET_GRID
+
+    result = train(smoke_config(tmp_path / "m", "training.epochs=4"), **QUIET)
+    meta = json.loads((result.model_dir / "eventroles.json").read_text())
+    calibration = meta["calibration"]
+    grid = calibration["grid"]
+    assert [row["offset"] for row in grid] == list(OFFSET_GRID)
+    best = max(row["score"] for row in grid)
+    assert calibration["dev_score"] == pytest.approx(best)
+    assert meta["span_logit_offset"] == calibration["span_logit_offset"]
+    assert next(r for r in grid if r["offset"] == calibration["span_logit_offset"])["score"] == pytest.approx(best)
+    assert Tagger.load(result.model_dir, device="cpu").span_logit_offset == calibration["span_logit_offset"]
+
+    fixed = train(smoke_config(tmp_path / "f", "training.epochs=4", "training.calibrate_offset=false"), **QUIET)
+    meta = json.loads((fixed.model_dir / "eventroles.json").read_text())
+    assert meta["calibration"] is None and meta["span_logit_offset"] == 0.0
+
+
+def test_ceaf_selection_needs_gold_entities(tmp_path: Path) -> None:
+    from eventroles.train.calibration import CalibrationError
+
+    with pytest.raises(CalibrationError, match="needs dev documents with gold entities.*smoke has none"):
+        train(smoke_config(tmp_path / "m", "training.epochs=1", "training.selection_metric=ceaf"), **QUIET)
+    assert not (tmp_path / "m.run").exists(), "the error comes before any training step"
+
+
 def test_negative_windows_share_draws_empty_windows_afresh_each_epoch() -> None:
     from eventroles.train.trainer import epoch_batches
 

@@ -131,6 +131,13 @@ class TrainingConfig(Section):
         1.0, gt=0, description="loss weight of B/I cells against O cells; raise it where spans are rare (MUC-4)"
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    selection_metric: Literal["seqeval", "ceaf"] = Field(
+        "seqeval", description="dev score that picks the best checkpoint and the span offset: seqeval micro F1, or "
+        "CEAF-REE micro F1 (document-level fillers; needs gold entities, as MUC-4 and WikiEvents have)",
+    )
+    calibrate_offset: bool = Field(
+        True, description="after training, choose the span offset (a threshold on B/I scores) on the dev splits"
+    )
 
     @model_validator(mode="after")
     def _stride_fits(self) -> "TrainingConfig":

@@ -30,9 +30,9 @@ from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
 from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
 
+from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
 from .config import Config
 from .corpora import LoadedCorpus, load_corpora
-from .metrics import score_corpus
 
 STATE_FILE = "trainer_state.json"
 CHECKPOINT = "checkpoint"
@@ -133,6 +133,7 @@ class Trainer:
         self.log = log
         self.stop_after_steps = stop_after_steps
         self.run_dir = config.output.resolved_run_dir()
+        self.calibration: Calibration | None = None
 
     # -- setup --------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -153,6 +154,7 @@ class Trainer:
         tokenizer_name = cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone
         self.tokenizer = load_tokenizer(tokenizer_name)
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
+        check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
         for source, corpus in enumerate(self.corpora):
             self.windows += build_windows(
@@ -226,21 +228,24 @@ class Trainer:
         return TrainerState(**json.loads((folder / STATE_FILE).read_text()))
 
     # -- evaluation ------------------------------------------------------------------------------
+    def _tagger(self) -> Tagger:
+        model = self.accelerator.unwrap_model(self.model)
+        return Tagger(model, self.tokenizer, self._meta(), device=str(self.accelerator.device),
+                      precision="bf16" if self.mixed_precision == "bf16" else "fp32", batch_size=32)
+
     def evaluate(self) -> dict[str, Any]:
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
-        meta = self._meta()
-        tagger = Tagger(model, self.tokenizer, meta, device=str(self.accelerator.device),
-                        precision="bf16" if self.mixed_precision == "bf16" else "fp32", batch_size=32)
+        tagger = self._tagger()
         results: dict[str, Any] = {"corpora": {}}
         f1s = []
         for corpus in self.corpora:
             if not corpus.dev:
                 continue
             predicted = tagger.predict_documents(corpus.dev)
-            scores = score_corpus(corpus.dev, predicted)
+            scores = dev_scores(corpus.dev, predicted, self.config.training.selection_metric)
             results["corpora"][corpus.label] = scores
-            f1s.append(scores["seqeval"]["micro"]["f1"])
+            f1s.append(scores["selection"])
         model.train(was_training)
         results["score"] = float(np.mean(f1s)) if f1s else 0.0
         return results
@@ -248,8 +253,25 @@ class Trainer:
     def _meta(self, info: dict[str, Any] | None = None) -> ModelMeta:
         model = self.accelerator.unwrap_model(self.model)
         training = self.config.training
+        offset = self.calibration.offset if self.calibration is not None else math.log(training.span_weight)
         return ModelMeta(self.tagset, backbone_config_dict(model), self.config.model.word_shape,
-                         training.max_length, training.stride, info or {}, math.log(training.span_weight))
+                         training.max_length, training.stride, info or {}, offset)
+
+    def _calibrate(self) -> None:
+        """Choose the span offset on the dev splits with the best weights loaded."""
+        dev_sets = [(c.label, c.dev) for c in self.corpora if c.dev]
+        if not self.config.training.calibrate_offset or not dev_sets:
+            return
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        tagger = self._tagger()
+        calibration = calibrate_offset(tagger, dev_sets, self.config.training.selection_metric)
+        model.train(was_training)
+        nearest = min(calibration.table, key=lambda row: abs(row["offset"] - tagger.span_logit_offset))
+        self.log(f"span offset calibrated on dev: {calibration.offset:+.2f} "
+                 f"(dev {self.config.training.selection_metric} {calibration.score:.4f}; "
+                 f"{nearest['score']:.4f} at {nearest['offset']:+.2f}, the training loss's own)")
+        self.calibration = calibration
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, resume: bool = False) -> TrainResult:
@@ -342,13 +364,15 @@ class Trainer:
         return total, subwords
 
     def _eval_line(self, state: TrainerState, result: dict[str, Any]) -> str:
-        parts = [f"step {state.step}: dev micro F1 {result['score']:.4f}"]
+        metric = self.config.training.selection_metric
+        parts = [f"step {state.step}: dev {metric} micro F1 {result['score']:.4f}"]
         for name, scores in result["corpora"].items():
             roles = ", ".join(
                 f"{role} {values['f1']:.3f}" for role, values in scores["seqeval"].items()
                 if role not in ("micro", "macro") and isinstance(values, dict) and "f1" in values
             )
-            parts.append(f"  {name}: {roles}")
+            ceaf = f"; CEAF-REE {scores['ceaf']['scores']['micro']['f1']:.3f}" if "ceaf" in scores else ""
+            parts.append(f"  {name}: seqeval {scores['seqeval']['micro']['f1']:.3f} ({roles}){ceaf}")
         return "\n".join(parts)
 
     def _finish(self, state: TrainerState, best_state: dict[str, torch.Tensor] | None) -> TrainResult:
@@ -356,6 +380,7 @@ class Trainer:
         model = acc.unwrap_model(self.model)
         if best_state is not None:
             model.load_state_dict(best_state)
+        self._calibrate()
         best_dev = getattr(self, "best_dev", None)
         if best_dev is None and (self.run_dir / "best_dev.json").is_file():
             best_dev = json.loads((self.run_dir / "best_dev.json").read_text())
@@ -377,6 +402,7 @@ class Trainer:
             "corpora": [{"label": c.label, **c.source, "train_documents": len(c.train), "dev_documents": len(c.dev),
                          "read_report": c.report.as_dict()["adjusted_or_dropped"]} for c in self.corpora],
             "dev_metrics": best_dev,
+            "calibration": self.calibration.as_dict() if self.calibration is not None else None,
             "training": {**stats, "history": state.history},
         }
         out = self.config.output.dir

@@ -12,8 +12,10 @@ from ._util import echo, register_user_error, user_errors
 
 def register(app: typer.Typer) -> None:
     from eventroles.models.backbone import BackboneError
+    from eventroles.train.calibration import CalibrationError
     from eventroles.train.config import ConfigError
 
+    register_user_error(CalibrationError)
     register_user_error(ConfigError)
     register_user_error(BackboneError)
 
@@ -41,6 +43,6 @@ def register(app: typer.Typer) -> None:
             result = train(cfg, resume=resume, progress=progress, log=echo)
             stats = result.stats
             echo(f"model written to {result.model_dir}")
-            echo(f"best dev micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}; "
+            echo(f"best dev {cfg.training.selection_metric} micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}; "
                  f"{stats['train_seconds']} s training, {stats['train_subwords_per_s']} subwords/s, "
                  f"peak memory {stats['peak_memory_mb']} MB, {stats['precision']} on {stats['device']}")
