@@ -104,7 +104,7 @@ def test_span_offset_is_calibrated_on_dev_and_saved(tmp_path: Path) -> None:
     from eventroles.models.inference import Tagger
     from eventroles.train.calibration import OFFSET_GRID
 
-    result = train(smoke_config(tmp_path / "m", "training.epochs=4"), **QUIET)
+    result = train(smoke_config(tmp_path / "m", "training.epochs=4", "training.calibrate_offset=true"), **QUIET)
     meta = json.loads((result.model_dir / "eventroles.json").read_text())
     calibration = meta["calibration"]
     grid = calibration["grid"]
