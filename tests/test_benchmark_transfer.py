@@ -124,6 +124,22 @@ def test_tables_show_every_row(result: dict[str, Any]) -> None:
     assert any("| time \\* |" in line for line in markdown), "a bare * would start emphasis in markdown"
 
 
+def test_a_second_run_reuses_models_trained_with_the_same_config(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, SMOKE, NOTIME), SHORT)
+    logs: list[str] = []
+    first = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"])
+    again = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"], log=logs.append)
+    assert not first["in_domain"]["reused"] and again["in_domain"]["reused"] and again["transfer"]["smoke"]["reused"]
+    assert sum("reusing" in line for line in logs) == 2
+    assert again["rows"] == first["rows"], "a reused model scores as it did"
+    # another config (a changed setting) is trained afresh, and so is everything with reuse off
+    other = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, "training.seed=99"])
+    changed = benchmark_transfer(other, work_dir=tmp_path / "work", holdouts=["smoke"])
+    assert not changed["in_domain"]["reused"] and not changed["transfer"]["smoke"]["reused"]
+    forced = benchmark_transfer(other, work_dir=tmp_path / "work", holdouts=["smoke"], reuse=False)
+    assert not forced["in_domain"]["reused"]
+
+
 def test_library_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="at least two corpora"):
         benchmark_transfer(load_config(write_config(tmp_path, SMOKE)), work_dir=tmp_path / "w")

@@ -45,9 +45,13 @@ def benchmark_transfer(
     test_split: str = "test",
     work_dir: Path = Path("output/transfer"),
     progress: bool = False,
+    reuse: bool = True,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Train the in-domain model and one leave-one-out model per held-out corpus; score them.
+
+    With ``reuse``, a model folder already in ``work_dir`` that was trained with the very same
+    config (an earlier, interrupted or narrower run) is scored instead of trained again.
 
     ``holdouts`` are corpus labels (a registry name or a folder's name; default: every corpus).
     A corpus without a ``test_split`` (or with an empty one) is skipped, and each skip is
@@ -80,13 +84,13 @@ def benchmark_transfer(
 
     runs = 1 + len(scored)
     log(f"[1/{runs}] in-domain model: training on {', '.join(labels)}")
-    in_domain_run = _train_and_score(config, corpora, work_dir / IN_DOMAIN, tests, roles, progress, log)
+    in_domain_run = _train_and_score(config, corpora, work_dir / IN_DOMAIN, tests, roles, progress, log, reuse)
     transfer: dict[str, Any] = {}
     for number, label in enumerate(scored, start=2):
         rest = [c for c in corpora if c.label != label]
         log(f"[{number}/{runs}] holding out {label}: training on {', '.join(c.label for c in rest)}")
         run = _train_and_score(config, rest, work_dir / _folder_name(label), {label: tests[label]}, roles,
-                               progress, log)
+                               progress, log, reuse)
         scores = run.pop("scores")[label]
         run.update(test_documents=len(tests[label]), roles=scores["roles"], scores=scores)
         run["untrained_roles"] = [r for r in scores["roles"] if r not in run["trained_roles"]]
@@ -155,30 +159,63 @@ def _train_and_score(
     roles: list[str],
     progress: bool,
     log: Callable[[str], None],
+    reuse: bool = True,
 ) -> dict[str, Any]:
-    """Train on ``corpora`` (a config copy writing to ``out``), then score each test set."""
+    """Train on ``corpora`` (a config copy writing to ``out``), then score each test set.
+
+    With ``reuse``, a finished model already at ``out`` with the same config is scored instead
+    of trained again."""
     from eventroles.models.inference import Tagger
 
     run_config = config.model_copy(deep=True)
     run_config.data.corpora = [c.model_copy(deep=True) for c in corpora]
     run_config.output.dir = out
     run_config.output.run_dir = None  # <out>.run: runs must never share checkpoints
-    trainer = Trainer(run_config, progress=progress, log=log)
-    result = trainer.train()
-    trained_roles = sorted(set().union(*(d.roles for c in trainer.corpora for d in c.train)))
-    dev_documents = sum(len(c.dev) for c in trainer.corpora)
-    del trainer
-    tagger = Tagger.load(result.model_dir, device=result.stats["device"], precision=result.stats["precision"])
+    finished = _finished_run(run_config) if reuse else None
+    if finished is not None:
+        log(f"reusing {out}: a finished model trained with this very config")
+        stats, trained, dev_documents = finished
+    else:
+        trainer = Trainer(run_config, progress=progress, log=log)
+        result = trainer.train()
+        stats = result.stats
+        trained = set().union(*(d.roles for c in trainer.corpora for d in c.train))
+        dev_documents = sum(len(c.dev) for c in trainer.corpora)
+        del trainer
+    tagger = Tagger.load(out, device=stats["device"], precision=stats["precision"])
     scores = {label: score_corpus(gold, tagger.predict_documents([doc.blank() for doc in gold]), roles)
               for label, gold in tests.items()}
     return {
-        "model_dir": str(result.model_dir),
+        "model_dir": str(out),
         "train_corpora": [c.label for c in corpora],
-        "trained_roles": [r for r in roles if r in trained_roles],
+        "trained_roles": [r for r in roles if r in trained],
         "dev_documents": dev_documents,
-        "training": result.stats,
+        "training": stats,
         "scores": scores,
+        "reused": finished is not None,
     }
+
+
+def _finished_run(config: Config) -> tuple[dict[str, Any], set[str], int] | None:
+    """``(training stats, trained roles, dev documents)`` of a model folder at ``output.dir``
+    that was trained with exactly ``config`` (output paths aside), or None.
+
+    Why: the benchmark trains one model per corpus and takes hours on a CPU; an interrupted or
+    extended run (one more ``--holdout``) should not train again what it has.
+    """
+    from eventroles.models.storage import ModelFolderError, read_meta
+
+    try:
+        info = read_meta(config.output.dir).info
+    except ModelFolderError:
+        return None
+    wanted = config.model_dump(mode="json", exclude={"output"})
+    recorded = {k: v for k, v in (info.get("config") or {}).items() if k != "output"}
+    if recorded != wanted or "training" not in info:
+        return None
+    trained = {role for corpus in info.get("corpora", []) for role in corpus.get("roles", [])}
+    dev_documents = sum(int(corpus.get("dev_documents", 0)) for corpus in info.get("corpora", []))
+    return info["training"], trained, dev_documents
 
 
 

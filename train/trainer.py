@@ -400,6 +400,7 @@ class Trainer:
         info = {
             "config": self.config.model_dump(mode="json"),
             "corpora": [{"label": c.label, **c.source, "train_documents": len(c.train), "dev_documents": len(c.dev),
+                         "roles": sorted(set().union(*(d.roles for d in c.train))),
                          "read_report": c.report.as_dict()["adjusted_or_dropped"]} for c in self.corpora],
             "dev_metrics": best_dev,
             "calibration": self.calibration.as_dict() if self.calibration is not None else None,

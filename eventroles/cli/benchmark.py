@@ -96,7 +96,7 @@ def speed_table(result: dict[str, Any]) -> list[str]:
 
 TRANSFER_HELP = """Leave-one-out transfer between the corpora of CONFIG.
 
-For each corpus in turn (or each --holdout), train on every other corpus of the config and score the held-out corpus's test split; also train once on all corpora (the in-domain model) and score every corpus's test split. Each run is a normal `eventroles train` run on a copy of the config (only data.corpora and output.dir change), written under --work-dir.
+For each corpus in turn (or each --holdout), train on every other corpus of the config and score the held-out corpus's test split; also train once on all corpora (the in-domain model) and score every corpus's test split. Each run is a normal `eventroles train` run on a copy of the config (only data.corpora and output.dir change), written under --work-dir. A model already there that was trained with the very same config is scored, not trained again (--retrain to train it anyway).
 
 Scores: seqeval (entity level, strict IOB2), exact span match and overlap span match (a predicted span that shares a character with a gold span of the same role, paired one-to-one), F1 per role the held-out corpus annotates, plus micro. The table also shows, per held-out corpus and role, the ratio leave-one-out overlap F1 / in-domain overlap F1 (target: at least 0.60). A corpus without a test split is skipped, with a note.
 
@@ -117,6 +117,11 @@ def transfer(
     work_dir: Path = typer.Option(Path("output/transfer"), "--work-dir", help="Where the trained model folders go."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table (for docs/benchmarks.md) instead."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show training progress bars."),
+    reuse: bool = typer.Option(
+        True, "--reuse/--retrain",
+        help="Score a model already in --work-dir that was trained with the very same config instead of training it "
+        "again (an interrupted run picks up where it stopped).",
+    ),
 ) -> None:
     from eventroles.models.backbone import BackboneError
     from eventroles.train.benchmark_transfer import TransferError, benchmark_transfer
@@ -126,7 +131,7 @@ def transfer(
         register_user_error(kind)
     with user_errors():
         cfg = load_config(config, list(overrides or []))
-        result = benchmark_transfer(cfg, holdouts=holdouts, work_dir=work_dir, progress=progress,
+        result = benchmark_transfer(cfg, holdouts=holdouts, work_dir=work_dir, progress=progress, reuse=reuse,
                                     log=lambda message: echo(message, err=True))
         result["config"] = str(config)
         if json_out is not None:
