@@ -6,9 +6,9 @@ Why shared: with an independent B/I/O softmax per tag, each tag's B is so rare (
 WikiEvents words) that every head settled on "always O" and learnt nothing in 180 steps; one
 softmax pools the evidence for "this word is some role" across tags, and learns within 60.
 
-The network still returns ``[batch, length, tags, 3]``: for tag ``h`` the triple
-``(O, B-h, I-h)``. A softmax over one triple compares that tag against the shared outside
-score, so decoding is per tag and a word can still carry two tags (a target inside a place).
+The network returns ``[batch, length, tags, 3]``: for tag ``h`` the triple ``(O, B-h, I-h)``
+(the outside score repeated per tag), the shape decoding and storage work with; the loss and
+decoding (``decoding.span_probabilities``) take the one softmax over all labels from it.
 
 Partial annotation: a corpus that does not annotate a role (WikiEvents has no time) leaves that
 tag's labels ``IGNORE``; the loss then takes "outside, or a span of an unannotated tag" as the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from eventroles.data.document import Document, Span
@@ -176,3 +177,20 @@ def test_constrained_tags_never_leave_an_orphan_inside() -> None:
     weak = np.array([[row(0.9, 0.05, 0.05)], [row(0.4, 0.05, 0.55)], [row(0.9, 0.05, 0.05)]])
     assert constrained_tags(weak)[:, 0].tolist() == [OUTSIDE, OUTSIDE, OUTSIDE]
     assert constrained_tags(np.zeros((0, 2, 3))).shape == (0, 2)
+
+
+def test_span_probabilities_are_one_softmax_over_all_labels() -> None:
+    from eventroles.models.decoding import span_probabilities
+    from eventroles.models.network import per_tag_scores
+
+    flat = torch.tensor([[0.0, 2.0, -1.0, 1.5, -1.0], [0.0, -3.0, -3.0, -3.0, -3.0]])  # O, B1, I1, B2, I2
+    probs = span_probabilities(per_tag_scores(flat, 2).numpy())
+    expected = torch.softmax(flat, dim=-1).numpy()
+    assert probs.shape == (2, 2, 3)
+    assert np.allclose(probs[:, 0, 1], expected[:, 1]) and np.allclose(probs[:, 1, 1], expected[:, 3])
+    assert np.allclose(probs.sum(axis=-1), 1.0, atol=1e-6)
+    # both tags beat O on word 0, but only tag 0 beats "everything else": one span, not two
+    assert probs[0].argmax(axis=-1).tolist() == [1, 0]
+    # the offset lowers every B and I against O
+    shifted = span_probabilities(per_tag_scores(flat, 2).numpy(), 3.0)
+    assert shifted[0].argmax(axis=-1).tolist() == [0, 0]

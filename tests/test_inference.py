@@ -72,18 +72,25 @@ def test_long_article_is_labelled_to_its_end(tagger: Tagger) -> None:
 
 # -- window merging with a model whose output is a function of the token id ------------------
 class IdDrivenNet(torch.nn.Module):
-    """Per token and head, B, I or O from the token id alone: any window sees the same."""
+    """Per token, B, I or O of at most one head from the token id alone: any window sees the same.
+
+    Scores have the trained network's shape: a shared outside score (0) and B/I per head."""
 
     def __init__(self, heads: int) -> None:
         super().__init__()
         self.heads = heads
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, shapes: torch.Tensor | None = None) -> torch.Tensor:
-        head = torch.arange(self.heads)
-        tag = (ids.unsqueeze(-1) * (2 * head + 3) + head) % 7  # 0..6 -> mostly O, some B and I
+        head = ids % self.heads  # the one head this token may carry a span tag for
+        tag = (ids * 3 + head) % 7  # 0..6 -> mostly O, some B and I
         tag = torch.where(tag < 3, tag, torch.zeros_like(tag))
-        strength = 2.0 + (ids % 5).float().unsqueeze(-1).unsqueeze(-1) * 0.5  # varied scores
-        return torch.nn.functional.one_hot(tag, 3).float() * strength
+        strength = 2.0 + (ids % 5).float() * 0.5  # varied scores
+        chosen = torch.nn.functional.one_hot(head, self.heads).bool().unsqueeze(-1)  # [..., heads, 1]
+        span = torch.nn.functional.one_hot(tag, 3)[..., 1:].bool().unsqueeze(-2)  # [..., 1, 2]
+        scores = torch.full((*ids.shape, self.heads, 3), -4.0)
+        scores[..., 0] = 0.0
+        scores[..., 1:] = torch.where(chosen & span, strength[..., None, None], torch.tensor(-4.0))
+        return scores
 
 
 def controlled(smoke_model: Path, **options) -> Tagger:
