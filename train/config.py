@@ -135,6 +135,11 @@ class TrainingConfig(Section):
         "seqeval", description="dev score that picks the best checkpoint and the span offset: seqeval micro F1, or "
         "CEAF-REE micro F1 (document-level fillers; needs gold entities, as MUC-4 and WikiEvents have)",
     )
+    weight_average: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="keep an exponential moving average of the weights with this decay (e.g. 0.998) and evaluate "
+        "and save it instead of the raw weights; null: off",
+    )
     calibrate_offset: bool = Field(
         True, description="after training, choose the span offset (a threshold on B/I scores) on the dev splits"
     )

@@ -30,11 +30,13 @@ from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
 from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
 
+from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
 from .config import Config
 from .corpora import LoadedCorpus, load_corpora
 
 STATE_FILE = "trainer_state.json"
+AVERAGE_FILE = "weight_average.safetensors"
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best.safetensors"
 
@@ -184,6 +186,8 @@ class Trainer:
             num_training_steps=self.total_steps,
         )
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.average = (WeightAverage(self.accelerator.unwrap_model(self.model), training.weight_average)
+                        if training.weight_average else None)
         self.scheduler = scheduler
         self.accelerator.register_for_checkpointing(self.scheduler)
 
@@ -216,6 +220,8 @@ class Trainer:
         self.accelerator.save_state(str(staging), safe_serialization=True)
         if self.accelerator.is_main_process:
             (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))
+            if self.average is not None:
+                self.average.save(staging / AVERAGE_FILE)
             final = self.run_dir / CHECKPOINT
             shutil.rmtree(final, ignore_errors=True)
             os.replace(staging, final)
@@ -225,7 +231,15 @@ class Trainer:
         if not (folder / STATE_FILE).is_file():
             raise FileNotFoundError(f"--resume: no checkpoint in {folder}; start the run without --resume")
         self.accelerator.load_state(str(folder))
+        if self.average is not None:
+            self.average.load(folder / AVERAGE_FILE)
         return TrainerState(**json.loads((folder / STATE_FILE).read_text()))
+
+    def _averaged(self) -> Any:
+        """Inside the block the model carries the weight average (when training keeps one)."""
+        if self.average is None:
+            return _null()
+        return self.average.applied(self.accelerator.unwrap_model(self.model))
 
     # -- evaluation ------------------------------------------------------------------------------
     def _tagger(self) -> Tagger:
@@ -313,14 +327,17 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4f}", subwords_per_s=f"{state.train_subwords / max(state.train_seconds, 1e-9):.0f}")
                 if state.step % eval_every == 0 or state.step == self.total_steps:
-                    result = self.evaluate()
+                    with self._averaged():
+                        result = self.evaluate()
+                        model = acc.unwrap_model(self.model)
+                        improved = result["score"] > state.best_score
+                        if improved:
+                            best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
                     state.history.append({"step": state.step, "score": result["score"], "loss": loss_value,
                                           **{f"{name}_micro_f1": r["seqeval"]["micro"]["f1"] for name, r in result["corpora"].items()}})
-                    if result["score"] > state.best_score:
+                    if improved:
                         state.best_score, state.best_step = result["score"], state.step
                         state.evals_without_improvement = 0
-                        model = acc.unwrap_model(self.model)
-                        best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
                         self.best_dev = result
                         if acc.is_main_process:
                             save_file(best_state, str(self.run_dir / BEST_WEIGHTS))
@@ -361,6 +378,8 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.average is not None:
+            self.average.update(acc.unwrap_model(self.model))
         return total, subwords
 
     def _eval_line(self, state: TrainerState, result: dict[str, Any]) -> str:
