@@ -145,3 +145,13 @@ def test_missing_tokenizer_is_a_model_folder_error(tmp_path: Path, tokenizer) ->
             path.unlink()
     with pytest.raises(ModelFolderError, match="tokenizer"):
         load_model(folder)
+
+
+def test_a_model_of_an_older_format_says_to_retrain(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    meta["format_version"] = 1  # B/I/O softmax per tag: its weights mean something else now
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(ModelFolderError, match="format version 1.*retrain it with `eventroles train`"):
+        load_model(folder)
