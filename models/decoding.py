@@ -112,8 +112,10 @@ def decode_spans(
     probs, has = word_probabilities(alignment, subword_probs)
     tags = np.full(probs.shape[:2], OUTSIDE, dtype=np.int64)
     tags[has] = constrained_tags(probs[has])
+    # the probability of the tag each word was given (Viterbi may choose a non-argmax tag)
+    chosen = np.take_along_axis(probs, tags[..., None], axis=-1)[..., 0]
+    chosen = np.where(has[:, None], chosen, 0.0).astype(np.float64)
     tags = untagged_words(tags, alignment)
-    chosen = np.where(has[:, None], probs.max(axis=-1), 0.0).astype(np.float64)
     sums = np.concatenate([np.zeros((1, chosen.shape[1])), np.cumsum(chosen, axis=0)])
     counts = np.concatenate([[0], np.cumsum(has)])
     words = doc.words

@@ -7,8 +7,8 @@ against one gold entity. Grouping is by written rules, cheap and explainable:
 
 - mentions equal after normalisation (lower case, no punctuation, no articles) are one entity;
 - an acronym and its expansion: one single-word mention whose letters are the initials of the
-  content words of another (in any order, so Spanish acronyms of English expansions match:
-  FMLN, "farabundo marti national liberation front");
+  content words of another (for names of three or more words in any order, so Spanish acronyms
+  of English expansions match: FMLN, "farabundo marti national liberation front");
 - an expansion followed by its acronym in brackets in the text ("... front (fmln)");
 - a one-word surname and the full name it ends (``name_suffix``, off by default: "army" and
   "the salvadoran army" would also merge).
@@ -42,10 +42,14 @@ def is_acronym_of(short: str, long: str) -> bool:
     if " " in short or not 2 <= len(short) <= 8 or not short.isalpha():
         return False
     words = [w for w in long.split() if w not in _FUNCTION_WORDS]
-    if len(words) < 2 or len(words) > len(short) + 2:
+    if not 2 <= len(words) <= len(short) + 1 or len(short) > len(words) + 1:
         return False
-    initials = {w[0] for w in words}
-    return set(short) == initials and len(short) >= len(initials) - 1
+    initials = "".join(w[0] for w in words)
+    if short == initials:
+        return True
+    # Letters in another order (a Spanish acronym of an English expansion) only for names of
+    # three or more words: "ac" is not "car accident".
+    return len(words) >= 3 and set(short) == set(initials)
 
 
 def _bracketed_after(doc: Document, long: Span, short: Span) -> bool:
@@ -57,11 +61,12 @@ def _bracketed_after(doc: Document, long: Span, short: Span) -> bool:
 def entity_ids(doc: Document, spans: Sequence[Span], *, name_suffix: bool = False) -> dict[SpanKey, int]:
     """``(start, end, role) -> entity id`` for every span; spans of one id name one entity.
 
-    Spans are grouped within their tag (the native ``label`` when there is one, else the role).
+    Spans are grouped within their role (PerpInd and PerpOrg "guerrillas" are one attacker);
+    a scorer that keys by native label still separates them by label.
     """
     by_tag: dict[str, list[Span]] = {}
     for span in spans:
-        by_tag.setdefault(span.label or span.role, []).append(span)
+        by_tag.setdefault(span.role, []).append(span)
     ids: dict[SpanKey, int] = {}
     next_id = 0
     for tag_spans in by_tag.values():

@@ -72,7 +72,7 @@ class Tagger:
         if max_tokens == "auto":
             max_tokens = CPU_MAX_TOKENS if self.device.type == "cpu" else None
         self.max_tokens: int | None = None if max_tokens is None else int(max_tokens)
-        # None: the model's own (log of its training span_weight: calibrated B/I probabilities).
+        # None: the model's own (calibrated on the dev splits after training, or log(span_weight)).
         self.span_logit_offset = meta.span_logit_offset if span_logit_offset is None else span_logit_offset
         self.max_length = max_length or meta.max_length
         self.stride = meta.stride if stride is None else stride

@@ -42,8 +42,9 @@ class ModelMeta:
     max_length: int = 256
     stride: int = 64
     info: dict[str, Any] = field(default_factory=dict)  # config, corpora, dev metrics...
-    # Subtracted from the B and I scores before decoding: log(span_weight) undoes the prior
-    # shift that a span-weighted training loss gives (B/I odds come out span_weight times too high).
+    # Subtracted from the B and I scores before decoding: the offset calibrated on the dev splits
+    # after training (train/calibration.py), or log(span_weight), which undoes the prior shift a
+    # span-weighted training loss gives (B/I odds come out span_weight times too high).
     span_logit_offset: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

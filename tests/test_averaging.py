@@ -32,8 +32,12 @@ def test_average_follows_the_formula_and_swaps_in_and_out(tmp_path: Path) -> Non
     again = WeightAverage(model, decay=0.5)
     again.load(tmp_path / "avg.safetensors")
     assert again.updates == 3 and torch.equal(again.shadow["weight"], average.shadow["weight"])
-    with pytest.raises(ValueError, match="lacks"):
+    with pytest.raises(ValueError, match="does not fit this model .1 weights missing"):
         WeightAverage(torch.nn.Linear(2, 1), decay=0.5).load(tmp_path / "avg.safetensors")
+    with pytest.raises(ValueError, match="1 of another shape"):
+        WeightAverage(torch.nn.Linear(3, 1, bias=False), decay=0.5).load(tmp_path / "avg.safetensors")
+    with pytest.raises(FileNotFoundError, match="saved without a weight average"):
+        again.load(tmp_path / "none.safetensors")
 
 
 def test_resumed_run_with_a_weight_average_ends_like_an_uninterrupted_one(tmp_path: Path) -> None:

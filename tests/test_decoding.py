@@ -106,8 +106,11 @@ def test_decode_spans_orphan_inside_starts_a_span(tokenizer) -> None:
     target = ROLES.index("target")
     for word in (2, 3):
         probs[alignment.first_subword[word], target] = [0.1, 0.1, 0.8]
-    spans, _ = decode_spans(doc, alignment, probs, TAGS)
+    spans, scores = decode_spans(doc, alignment, probs, TAGS)
     assert spans == [Span(14, 24, "target")]
+    # the valid reading is B I: the score is the mean probability of the tags chosen, B's 0.1
+    # for "the" (not its argmax I's 0.8) and I's 0.8 for "market"
+    assert scores[(14, 24, "target")] == pytest.approx((0.1 + 0.8) / 2)
 
 
 def test_decode_spans_uses_only_first_subwords(tokenizer) -> None:

@@ -230,3 +230,17 @@ def test_registry_entry_point_reads_split_files(tmp_path: Path) -> None:
     assert doc.corpus == "mycorpus"
     with pytest.raises(CorpusNotFoundError):
         read(folder, "test", ReadReport())
+
+
+def test_scores_and_entity_ids_follow_spans_snapped_to_words(tmp_path: Path) -> None:
+    text = "Rebels of the FMLN shelled Kalu."
+    line = {"id": "p", "text": text, "spans": [
+        {"start": 1, "end": 6, "role": "attacker", "score": 0.9, "entity": 4},  # "ebels": inside a word
+        {"start": 14, "end": 18, "role": "attacker", "score": 0.8, "entity": 4},
+    ]}
+    path = tmp_path / "pred.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    doc = read_jsonl_file(path)[0]
+    assert [(s.start, s.end) for s in doc.spans] == [(0, 6), (14, 18)]
+    assert doc.meta["span_entities"] == {(0, 6, "attacker"): 4, (14, 18, "attacker"): 4}
+    assert doc.meta["span_scores"] == {(0, 6, "attacker"): 0.9, (14, 18, "attacker"): 0.8}

@@ -55,9 +55,15 @@ class WeightAverage:
         save_file({**self.shadow, "__updates__": torch.tensor([self.updates])}, str(path))
 
     def load(self, path: Path) -> None:
+        """Read a saved average onto the devices and dtypes of the current one."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path} is missing: the checkpoint was saved without a weight average "
+                                    "(training.weight_average was off); resume with the setting it was saved with")
         state = load_file(str(path))
         self.updates = int(state.pop("__updates__")[0])
         missing = set(self.shadow) - set(state)
-        if missing:
-            raise ValueError(f"{path}: weight average lacks {len(missing)} weights (another model?)")
-        self.shadow = {name: state[name] for name in self.shadow}
+        wrong = [name for name in self.shadow if name in state and state[name].shape != self.shadow[name].shape]
+        if missing or wrong:
+            raise ValueError(f"{path}: the weight average does not fit this model "
+                             f"({len(missing)} weights missing, {len(wrong)} of another shape)")
+        self.shadow = {name: state[name].to(old.device, old.dtype) for name, old in self.shadow.items()}

@@ -182,7 +182,9 @@ def _train_and_score(
         trained = set().union(*(d.roles for c in trainer.corpora for d in c.train))
         dev_documents = sum(len(c.dev) for c in trainer.corpora)
         del trainer
-    tagger = Tagger.load(out, device=stats["device"], precision=stats["precision"])
+    # a reused model may come from another machine (a GPU): run it where this run trains
+    tagger = Tagger.load(out, device="auto", precision="auto") if finished is not None else Tagger.load(
+        out, device=stats["device"], precision=stats["precision"])
     scores = {label: score_corpus(gold, tagger.predict_documents([doc.blank() for doc in gold]), roles)
               for label, gold in tests.items()}
     return {
@@ -215,7 +217,8 @@ def _finished_run(config: Config) -> tuple[dict[str, Any], set[str], int] | None
         return None
     trained = {role for corpus in info.get("corpora", []) for role in corpus.get("roles", [])}
     dev_documents = sum(int(corpus.get("dev_documents", 0)) for corpus in info.get("corpora", []))
-    return info["training"], trained, dev_documents
+    stats = {k: v for k, v in info["training"].items() if k != "history"}
+    return stats, trained, dev_documents
 
 
 

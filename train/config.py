@@ -137,7 +137,7 @@ class TrainingConfig(Section):
     )
     weight_average: float | None = Field(
         None, gt=0.0, lt=1.0,
-        description="keep an exponential moving average of the weights with this decay (e.g. 0.998) and evaluate "
+        description="keep an exponential moving average of the weights with this decay (e.g. 0.995) and evaluate "
         "and save it instead of the raw weights; null: off",
     )
     calibrate_offset: bool = Field(

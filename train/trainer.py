@@ -64,6 +64,7 @@ class TrainResult:
     best_dev: dict[str, Any]
     state: TrainerState
     stats: dict[str, Any]
+    calibration: Calibration | None = None  # the span offset chosen on dev, when calibrated
 
 
 def training_precision(precision: str, device: torch.device) -> str:
@@ -429,7 +430,7 @@ class Trainer:
         if acc.is_main_process:
             save_model(model, self.tokenizer, self._meta(info), out)
         acc.wait_for_everyone()
-        return TrainResult(out, best_dev or {}, state, stats)
+        return TrainResult(out, best_dev or {}, state, stats, self.calibration)
 
 
 class _null:

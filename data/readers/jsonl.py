@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator, TextIO
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from ..roles import ROLES
+from ..words import snap_to_words
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -133,12 +134,20 @@ def parse_document(
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise fail("must be an object", field="meta", doc_id=doc_id)
-    if any(s is not None for s in scores):
-        meta = {**meta, "span_scores": {(s.start, s.end, s.role): sc for s, sc in zip(spans, scores)}}
-    if any(e is not None for e in entities):
-        meta = {**meta, "span_entities": {(s.start, s.end, s.role): e for s, e in zip(spans, entities) if e is not None}}
     doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
+    # Scores and entity ids are keyed by the offsets the spans will have once snapped to words.
+    keys = [_snapped_key(doc, span) for span in spans]
+    if any(s is not None for s in scores):
+        meta = {**meta, "span_scores": {k: sc for k, sc in zip(keys, scores) if k is not None}}
+    if any(e is not None for e in entities):
+        meta = {**meta, "span_entities": {k: e for k, e in zip(keys, entities) if k is not None and e is not None}}
+    doc.meta = meta
     return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
+
+
+def _snapped_key(doc: Document, span: Span) -> tuple[int, int, str] | None:
+    bounds = snap_to_words(doc.words, span.start, span.end)
+    return None if bounds is None else (bounds[0], bounds[1], span.role)
 
 
 def read_jsonl_file(

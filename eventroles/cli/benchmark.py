@@ -119,8 +119,9 @@ def transfer(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show training progress bars."),
     reuse: bool = typer.Option(
         True, "--reuse/--retrain",
-        help="Score a model already in --work-dir that was trained with the very same config instead of training it "
-        "again (an interrupted run picks up where it stopped).",
+        help="Score a finished model already in --work-dir that was trained with the very same config instead of "
+        "training it again (a benchmark stopped between runs goes on with the next one; a run stopped mid-way "
+        "trains again).",
     ),
 ) -> None:
     from eventroles.models.backbone import BackboneError

@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
             result = train(cfg, resume=resume, progress=progress, log=echo)
             stats = result.stats
             echo(f"model written to {result.model_dir}")
-            echo(f"best dev {cfg.training.selection_metric} micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}; "
+            calibration = result.calibration
+            tuned = (f"; {calibration.score:.4f} at the calibrated span offset {calibration.offset:+.2f}"
+                     if calibration is not None else "")
+            echo(f"best dev {cfg.training.selection_metric} micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}{tuned}; "
                  f"{stats['train_seconds']} s training, {stats['train_subwords_per_s']} subwords/s, "
                  f"peak memory {stats['peak_memory_mb']} MB, {stats['precision']} on {stats['device']}")
