@@ -26,7 +26,7 @@ training:
   learning_rate: 5.0e-5     # backbone; the heads use head_learning_rate (default 20x)
   schedule: linear          # linear | constant | cosine, with warmup_ratio of the steps
   warmup_ratio: 0.1
-  batch_size: 16
+  batch_size: 4             # windows per step: small batches learn sparse roles in fewer epochs
   gradient_accumulation: 1
   max_length: 256           # subwords per window; longer articles are cut into overlapping windows
   stride: 64                # overlap between windows
@@ -36,6 +36,9 @@ training:
   early_stopping: 3         # evaluations without improvement before stopping (null: never)
   precision: auto           # auto: bf16 on hardware with bf16 units, else fp32
   span_weight: 1.0          # loss weight of span (B/I) cells against O; raise it where spans are rare
+  weight_average: 0.995     # evaluate and keep a moving average of the weights (null: the raw weights)
+  selection_metric: seqeval # seqeval | ceaf (document-level fillers; needs gold entities, as MUC-4 has)
+  calibrate_offset: true    # after training, choose the span threshold on the dev splits
 output:
   dir: {output}
 """
