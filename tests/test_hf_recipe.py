@@ -22,6 +22,7 @@ from eventroles.train.hf_recipe import (
     bio_labels,
     build_sentences,
     flat_word_spans,
+    has_split,
     label_list,
     labels_to_spans,
     load_split,
@@ -145,6 +146,9 @@ def test_corpus_errors_say_what_is_missing(tmp_path: Path) -> None:
         load_split(str(tmp_path), "test")
     with pytest.raises(RecipeError, match="without a split"):
         load_split("muc4:test", "train")
+    with pytest.raises(RecipeError, match="unknown corpus 'nonesuch'"):
+        load_split("nonesuch", "train")
+    assert has_split("nonesuch", "train") is False and has_split(str(tmp_path), "test") is False
 
 
 # --------------------------------------------------------------------------- one real (tiny) run

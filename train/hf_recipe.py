@@ -40,11 +40,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from eventroles.data.document import Document, Span
-from eventroles.data.problems import CorpusNotFoundError, ReadReport
-from eventroles.data.readers.jsonl import document_to_json, read_jsonl_file
-from eventroles.data.registry import get_corpus, load_corpus
+from eventroles.data.problems import CorpusNotFoundError
+from eventroles.data.readers.jsonl import document_to_json
+from eventroles.data.registry import CORPORA
 from eventroles.data.roles import ROLES
 from eventroles.data.words import Words
+
+from . import corpora
+from .config import CorpusConfig
 
 OUTSIDE = "O"
 IGNORE = -100
@@ -248,27 +251,30 @@ def tokenize_and_align(
 # --------------------------------------------------------------------------- corpora
 
 
-def load_split(corpus: str, split: str) -> list[Document]:
-    """``split`` of a registry corpus (``muc4``) or of a folder holding ``SPLIT.jsonl`` files."""
+def recipe_corpus(corpus: str) -> CorpusConfig:
+    """The recipe's corpus argument as a config entry, so it is read exactly as the trainer reads it."""
     path = Path(corpus).expanduser()
     if path.is_dir():
-        file = path / f"{split}.jsonl"
-        if not file.is_file():
-            raise RecipeError(f"corpus folder {path} has no {split}.jsonl")
-        return read_jsonl_file(file, ReadReport(), corpus=path.name)
+        return CorpusConfig(path=path)
     if ":" in corpus:
         raise RecipeError(f"give the corpus without a split ({corpus.split(':')[0]!r}); the recipe reads train, dev and test")
-    docs, _ = load_corpus(f"{corpus}:{split}")
-    return docs
+    if corpus not in CORPORA:
+        raise RecipeError(f"unknown corpus {corpus!r}; known corpora: {', '.join(CORPORA)}, or a folder of SPLIT.jsonl files")
+    return CorpusConfig(name=corpus)
+
+
+def load_split(corpus: str, split: str) -> list[Document]:
+    """``split`` of a registry corpus (``muc4``) or of a folder holding ``SPLIT.jsonl`` files."""
+    try:
+        return corpora.load_split(recipe_corpus(corpus), split)[0]
+    except CorpusNotFoundError as err:
+        raise RecipeError(str(err)) from None
 
 
 def has_split(corpus: str, split: str) -> bool:
-    path = Path(corpus).expanduser()
-    if path.is_dir():
-        return (path / f"{split}.jsonl").is_file()
     try:
-        return split in get_corpus(corpus).splits
-    except CorpusNotFoundError:
+        return corpora.has_split(recipe_corpus(corpus), split)
+    except RecipeError:
         return False
 
 

@@ -21,7 +21,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from eventroles import __version__
 from eventroles.data.features import Window, build_windows, collate, special_ids
 from eventroles.data.tags import TagSet
 from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
