@@ -183,8 +183,8 @@ def _train_and_score(
         dev_documents = sum(len(c.dev) for c in trainer.corpora)
         del trainer
     # a reused model may come from another machine (a GPU): run it where this run trains
-    tagger = Tagger.load(out, device="auto", precision="auto") if finished is not None else Tagger.load(
-        out, device=stats["device"], precision=stats["precision"])
+    device, precision = ("auto", "auto") if finished is not None else (stats["device"], stats["precision"])
+    tagger = Tagger.load(out, device=device, precision=precision)
     scores = {label: score_corpus(gold, tagger.predict_documents([doc.blank() for doc in gold]), roles)
               for label, gold in tests.items()}
     return {
