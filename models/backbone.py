@@ -84,7 +84,7 @@ def build_backbone(
     assert name is not None
     source = resolve_backbone(name)
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             config = AutoConfig.from_pretrained(source)
             _set_attention_dropout(config, attention_dropout)
             try:
@@ -130,7 +130,7 @@ def _set_attention_dropout(config: Any, value: float | None) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """Silence transformers' per-load report table and progress bar (we report what matters)."""
     from transformers.utils import logging as hf_logging
 

@@ -22,7 +22,7 @@ def _register() -> None:
     from . import data as data_cli
 
     app.add_typer(data_cli.app, name="data")
-    for name in ("train", "evaluate", "predict", "benchmark", "init_config"):
+    for name in ("train", "pretrain", "evaluate", "predict", "benchmark", "init_config"):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as error:

@@ -1,0 +1,155 @@
+"""Continued masked-LM pretraining (``train/pretraining.py``, ``eventroles pretrain``): packing,
+masking, that only training texts are read, and that the written folder is a usable backbone.
+Mechanics on a tiny random BERT saved as a local backbone folder; never the hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eventroles.train.pretraining import PretrainSettings, mask_tokens, pack_chunks, pretrain, training_texts
+
+SMOKE = Path(__file__).resolve().parent / "fixtures" / "smoke"
+
+
+def test_pack_chunks_keeps_every_subword_between_cls_and_sep() -> None:
+    docs = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    rows, attention = pack_chunks(docs, length=6, cls_id=1, sep_id=2, pad_id=0)
+    assert rows.shape[1] == 6
+    content = []
+    for row, mask in zip(rows.tolist(), attention.tolist()):
+        used = row[: sum(mask)]
+        assert used[0] == 1 and used[-1] == 2
+        assert all(token == 0 for token in row[sum(mask):])
+        content += used[1:-1]
+    # documents joined by [SEP], nothing dropped, order kept
+    assert content == [5, 6, 7, 2, 8, 9, 2, 10, 11, 12, 13, 2]
+
+
+def test_mask_tokens_never_masks_special_or_padding_and_labels_only_chosen() -> None:
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(100, 1000, (64, 32))
+    attention = torch.ones_like(ids)
+    attention[:, 28:] = 0
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = True
+    inputs, labels = mask_tokens(ids, attention, special, mask_id=3, vocab_size=1000, probability=0.15,
+                                 generator=generator)
+    chosen = labels != -100
+    assert not chosen[:, 0].any() and not chosen[:, 28:].any()
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(inputs[~chosen], ids[~chosen])  # unchosen positions are never altered
+    rate = chosen.float().sum() / (attention.sum() - 64)
+    assert 0.11 < float(rate) < 0.19
+    masked = (inputs == 3) & chosen
+    assert 0.7 < float(masked.sum() / chosen.sum()) < 0.9
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT with the packaged tokenizer, saved as a local backbone folder."""
+    from transformers import AutoModel
+
+    from eventroles.models.backbone import RandomBackbone, load_tokenizer, random_bert_config
+
+    folder = tmp_path_factory.mktemp("tiny") / "backbone"
+    tokenizer = load_tokenizer("minilm")
+    config = random_bert_config(RandomBackbone(), len(tokenizer), attention_probs_dropout_prob=0.1)
+    AutoModel.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def smoke_config(tmp_path: Path, backbone: Path):
+    from eventroles.train.config import load_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"model:\n  backbone: {backbone}\n"
+        f"data:\n  corpora:\n    - path: {SMOKE}\n      train: [train]\n      dev: [dev]\n"
+        "training:\n  precision: fp32\n"
+    )
+    return load_config(config)
+
+
+def test_only_training_split_texts_are_read(tmp_path: Path, tiny_backbone: Path) -> None:
+    texts = training_texts(smoke_config(tmp_path, tiny_backbone))
+    split_texts = {
+        split: [json.loads(line)["text"] for line in (SMOKE / f"{split}.jsonl").read_text().splitlines() if line.strip()]
+        for split in ("train", "dev", "test")
+    }
+    assert texts == split_texts["train"]
+    assert not set(texts) & (set(split_texts["dev"]) | set(split_texts["test"]))
+
+
+def test_pretrain_writes_a_backbone_that_training_can_load(
+    tmp_path: Path, tiny_backbone: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from safetensors.torch import load_file
+
+    from eventroles.models.backbone import build_backbone
+
+    out = tmp_path / "adapted"
+    settings = PretrainSettings(epochs=20, learning_rate=2e-3, batch_size=4, max_length=32, seed=3)
+    result = pretrain(smoke_config(tmp_path, tiny_backbone), out, settings, progress=False)
+    assert result.steps > 0 and result.last_loss < result.first_loss  # it learnt something
+    assert sorted(p.name for p in out.iterdir()) >= ["config.json", "model.safetensors", "tokenizer.json"]
+    assert not (tmp_path / "adapted.partial").exists()
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["attention_probs_dropout_prob"] == 0.1  # the checkpoint's own, not pretraining's 0
+    before, after = load_file(tiny_backbone / "model.safetensors"), load_file(out / "model.safetensors")
+    assert set(after) <= set(before) | {"embeddings.position_ids"}  # no masked-LM head in the folder
+    changed = [key for key in after if key in before and not torch.equal(before[key], after[key])]
+    assert changed, "pretraining changed no weight"
+    model = build_backbone(str(out), None, 0)
+    assert "initialised at random" not in caplog.text  # every encoder weight came from the folder
+    assert np.isclose(float(model.embeddings.word_embeddings.weight.detach()[7, 0]),
+                      float(after["embeddings.word_embeddings.weight"][7, 0]))
+
+
+def test_cli_writes_the_backbone_and_its_numbers(tmp_path: Path, tiny_backbone: Path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli import _register, app
+
+    _register()
+    smoke_config(tmp_path, tiny_backbone)  # writes tmp_path/config.yaml
+    out, numbers = tmp_path / "cli-backbone", tmp_path / "run.json"
+    result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(out), "--epochs", "1",
+                                      "--batch-size", "4", "--max-length", "32", "--no-progress", "--json", str(numbers)])
+    assert result.exit_code == 0, result.output
+    assert f"backbone written to {out}" in result.output
+    summary = json.loads(numbers.read_text())
+    assert summary["documents"] == len((SMOKE / "train.jsonl").read_text().splitlines())
+    assert summary["steps"] >= 1 and (out / "model.safetensors").is_file()
+
+
+def test_cli_names_a_backbone_that_cannot_be_loaded(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli import _register, app
+
+    _register()
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    config = smoke_config(tmp_path, empty)  # noqa: F841 - writes tmp_path/config.yaml
+    result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "no config.json" in result.output and "Traceback" not in result.output
+
+
+def test_an_output_that_is_not_a_backbone_folder_is_refused_before_training(
+    tmp_path: Path, tiny_backbone: Path
+) -> None:
+    precious = tmp_path / "articles"
+    precious.mkdir()
+    (precious / "note.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a backbone folder"):
+        pretrain(smoke_config(tmp_path, tiny_backbone), precious, PretrainSettings(epochs=1), progress=False)
+    assert (precious / "note.txt").read_text() == "keep me"
+    with pytest.raises(FileExistsError, match="the backbone being pretrained"):
+        pretrain(smoke_config(tmp_path, tiny_backbone), tiny_backbone, PretrainSettings(epochs=1), progress=False)
