@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -83,15 +83,25 @@ def backbone_config_dict(model: RoleTagger) -> dict[str, Any]:
 
 
 def save_model(model: RoleTagger, tokenizer: Any, meta: ModelMeta, folder: Path) -> Path:
-    """Write the model folder atomically: a temporary sibling folder, then a rename."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    """Write the model folder atomically (``replace_folder``)."""
+
+    def write(staging: Path) -> None:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
         tokenizer.save_pretrained(str(staging))
         (staging / META).write_text(json.dumps(meta.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+
+    return replace_folder(Path(folder), write)
+
+
+def replace_folder(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Write a folder atomically: ``write`` fills a temporary sibling, which then takes the place
+    of ``folder`` (an old one is swapped out, then removed). A failed write leaves ``folder`` as
+    it was and no temporary folder behind."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        write(staging)
         if folder.exists():
             trash = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(trash, ignore_errors=True)

@@ -15,7 +15,6 @@ tokenizer files) to name as ``model.backbone`` in a training config. The masked-
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +23,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from eventroles.data.features import special_ids
 from eventroles.models.backbone import (
     ATTENTION_DROPOUT_KEYS,
     BackboneError,
-    quiet_transformers,
     load_tokenizer,
+    quiet_transformers,
     resolve_backbone,
 )
+from eventroles.models.storage import replace_folder
 
 from .config import Config, ConfigError
 from .corpora import load_split
@@ -150,7 +151,7 @@ def pretrain(
     from tqdm.auto import tqdm
     from transformers import AutoConfig, AutoModelForMaskedLM, get_scheduler
 
-    from .trainer import training_precision
+    from .trainer import training_device, training_precision
 
     if config.model.random is not None:
         raise BackboneError("pretraining needs a pretrained backbone, not model.random")
@@ -159,7 +160,7 @@ def pretrain(
     training = config.training
     if training.threads:
         torch.set_num_threads(training.threads)
-    device = torch.device("cuda" if (training.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu")
+    device = training_device(training.device)
     mixed = training_precision(training.precision, device)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
     set_seed(settings.seed)
@@ -169,8 +170,8 @@ def pretrain(
         raise ConfigError("data.corpora: no training texts (the training splits are empty)")
     tokenizer = load_tokenizer(config.model.backbone)
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    chunks, chunk_attention = pack_chunks(encoded, settings.max_length, tokenizer.cls_token_id,
-                                          tokenizer.sep_token_id, tokenizer.pad_token_id or 0)
+    cls_id, sep_id, pad_id = special_ids(tokenizer)
+    chunks, chunk_attention = pack_chunks(encoded, settings.max_length, cls_id, sep_id, pad_id)
     subwords = int(sum(len(ids) for ids in encoded))
     log(f"pretraining on {len(texts)} training texts: {subwords} subwords in {len(chunks)} rows of "
         f"{settings.max_length}; {mixed if mixed != 'no' else 'fp32'} on {device.type}")
@@ -196,10 +197,11 @@ def pretrain(
                               num_training_steps=total)
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
+    unwrapped = accelerator.unwrap_model(model)
 
     all_ids = torch.from_numpy(chunks)
     attention = torch.from_numpy(chunk_attention)
-    special = (all_ids == tokenizer.cls_token_id) | (all_ids == tokenizer.sep_token_id)
+    special = (all_ids == cls_id) | (all_ids == sep_id)
     generator = torch.Generator().manual_seed(settings.seed)
     losses: list[float] = []
     started = time.perf_counter()
@@ -216,7 +218,7 @@ def pretrain(
             inputs, labels = mask_tokens(ids, mask, spec, tokenizer.mask_token_id, len(tokenizer),
                                          settings.mlm_probability, generator)
             with accelerator.autocast():
-                loss = masked_lm_loss(accelerator.unwrap_model(model), inputs.to(accelerator.device),
+                loss = masked_lm_loss(unwrapped, inputs.to(accelerator.device),
                                       mask.to(accelerator.device), labels.to(accelerator.device))
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -233,16 +235,15 @@ def pretrain(
     bar.close()
     seconds = time.perf_counter() - started
 
-    unwrapped = accelerator.unwrap_model(model)
     base = unwrapped.base_model
     for key, value in kept_dropout.items():
         setattr(base.config, key, value)
-    staging = output.with_name(output.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    base.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(output, ignore_errors=True)
-    staging.rename(output)
+
+    def write(staging: Path) -> None:
+        base.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    replace_folder(output, write)
     window = max(1, min(50, len(losses) // 4))
     return PretrainResult(
         folder=output, documents=len(texts), subwords=subwords, chunks=len(chunks), steps=total,

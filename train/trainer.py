@@ -66,6 +66,11 @@ class TrainResult:
     calibration: Calibration | None = None  # the span offset chosen on dev, when calibrated
 
 
+def training_device(device: str) -> torch.device:
+    """``training.device`` made concrete: a CUDA GPU when asked for (or "auto") and present, else the CPU."""
+    return torch.device("cuda" if (device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu")
+
+
 def training_precision(precision: str, device: torch.device) -> str:
     """accelerate's mixed_precision value: bf16 where the hardware has bf16 units, else none."""
     if precision == "auto":
@@ -146,7 +151,7 @@ class Trainer:
         training = cfg.training
         if training.threads:
             torch.set_num_threads(training.threads)
-        device = torch.device("cuda" if (training.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu")
+        device = training_device(training.device)
         self.mixed_precision = training_precision(training.precision, device)
         self.accelerator = Accelerator(
             cpu=device.type == "cpu", mixed_precision=self.mixed_precision, step_scheduler_with_optimizer=False
