@@ -240,7 +240,8 @@ def pretrain(
         setattr(base.config, key, value)
 
     def write(staging: Path) -> None:
-        base.save_pretrained(staging)
+        with quiet_transformers():  # no "Writing model shards" bar, also under --no-progress
+            base.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
 
     replace_folder(output, write)
