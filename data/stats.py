@@ -1,4 +1,10 @@
-"""Corpus statistics: documents, words, spans per role, repairs, and the encoding round trip.
+"""Corpus statistics: documents, words, spans per role, span shape, repairs, and the encoding
+round trip.
+
+Why span shape: corpora draw span boundaries differently (WikiEvents marks head words, the
+project corpus whole noun phrases with their article), and a model trained on one convention
+scores near zero on exact match against another. Mean words per span and the share of spans
+that start with "a", "an" or "the" show a mismatch before anyone trains on a mixture.
 
 Why two round trips: a span the encoder cannot put into BIO tags and decode back is a span no
 model can learn. How many survive depends on the tag set: corpora with native labels (MUC-4's
@@ -31,6 +37,7 @@ def corpus_stats(docs: Sequence[Document], report: ReadReport, tokenizer: Any | 
         "spans": {role: spans.get(role, 0) for role in ROLES if role in annotated or role in spans},
         "native_labels": dict(sorted(labels.items())),
         "documents_annotating_role": {role: annotated[role] for role in ROLES if annotated[role]},
+        "span_shape": span_shape(docs),
         **report.as_dict(),
     }
     if tokenizer is not None and docs:
@@ -39,6 +46,36 @@ def corpus_stats(docs: Sequence[Document], report: ReadReport, tokenizer: Any | 
         stats["round_trip_roles"] = round_trip(tokenizer, docs, roles)
         stats["round_trip"] = round_trip(tokenizer, docs, native) if native else stats["round_trip_roles"]
     return stats
+
+
+ARTICLES = frozenset({"a", "an", "the"})
+
+
+def span_shape(docs: Sequence[Document]) -> dict[str, dict[str, float]]:
+    """Per role with spans: mean words per span, share of one-word spans, share starting with an
+    article (words as eventroles splits them, so punctuation counts as a word)."""
+    totals: dict[str, list[int]] = {}  # role -> [spans, words, one-word spans, article-initial spans]
+    for doc in docs:
+        for span in doc.spans:
+            covered = doc.words.covering(span.start, span.end)
+            if covered is None:
+                continue
+            first, last = covered
+            start, end = doc.words.starts[first], doc.words.ends[first]
+            row = totals.setdefault(span.role, [0, 0, 0, 0])
+            row[0] += 1
+            row[1] += last - first
+            row[2] += last - first == 1
+            row[3] += doc.text[start:end].lower() in ARTICLES
+    shape: dict[str, dict[str, float]] = {}
+    for role in (role for role in ROLES if role in totals):
+        n, words, single, article = totals[role]
+        shape[role] = {
+            "mean_words": round(words / n, 2),
+            "one_word": round(single / n, 4),
+            "starts_with_article": round(article / n, 4),
+        }
+    return shape
 
 
 def native_tagset(docs: Sequence[Document]) -> TagSet | None:

@@ -94,3 +94,33 @@ def test_native_tagset_is_sorted_and_rejects_a_label_with_two_roles() -> None:
 def test_empty_corpus() -> None:
     stats = corpus_stats([], ReadReport(), tokenizer=object())
     assert stats["documents"] == 0 and stats["spans"] == {} and "round_trip" not in stats
+
+
+def test_span_shape_shows_boundary_conventions() -> None:
+    text = "The rebels shelled a police post and the market in Gao on Sunday."
+    spans = [
+        _span(text, "The rebels", "attacker"),
+        _span(text, "a police post", "target"),
+        _span(text, "market", "target"),
+        _span(text, "Gao", "location"),
+    ]
+    shape = corpus_stats([Document("d1", text, spans)], ReadReport())["span_shape"]
+    assert list(shape) == ["attacker", "target", "location"]  # roles with spans, in role order
+    assert shape["attacker"] == {"mean_words": 2.0, "one_word": 0.0, "starts_with_article": 1.0}
+    assert shape["target"] == {"mean_words": 2.0, "one_word": 0.5, "starts_with_article": 0.5}
+    assert shape["location"] == {"mean_words": 1.0, "one_word": 1.0, "starts_with_article": 0.0}
+
+
+def test_data_stats_command_on_the_bundled_corpus() -> None:
+    """What a user sees first: per split, documents, negatives, spans per role and their shape."""
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    result = CliRunner().invoke(data_app, ["stats", "sample", "--split", "test", "--tokenizer", "none"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("sample:test: ") and " without spans" in lines[0]
+    assert lines[1].startswith("  spans: attacker ")
+    shape_lines = [line for line in lines if line.startswith("  ") and " spans: " in line and "start with a/an/the" in line]
+    assert [line.split()[0] for line in shape_lines] == ["attacker", "target", "location", "time", "weapon"]

@@ -33,8 +33,10 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
     tokenizer: str = typer.Option("minilm", help="Backbone whose tokenizer the round-trip check uses ('none' to skip)."),
 ) -> None:
-    """Documents, words, spans per role, every repair or drop the reader made (with counts), and
-    the share of gold spans that survive encoding to subword labels and decoding back."""
+    """Documents, words, spans per role, span shape (mean words, one-word share, share starting
+    with an article: boundary conventions differ between corpora), every repair or drop the
+    reader made (with counts), and the share of gold spans that survive encoding to subword
+    labels and decoding back."""
     from eventroles.data.registry import get_corpus, load_corpus
     from eventroles.data.stats import corpus_stats
 
@@ -61,6 +63,9 @@ def stats(
             echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
                  f"{values['documents_without_spans']} without spans")
             echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
+            for role, shape in values["span_shape"].items():
+                echo(f"  {role} spans: {shape['mean_words']:.1f} words on average, {shape['one_word']:.0%} one word, "
+                     f"{shape['starts_with_article']:.0%} start with a/an/the")
             for key, what in (("round_trip", "round trip"), ("round_trip_roles", "round trip, one head per role")):
                 if key in values:
                     rt = values[key]
