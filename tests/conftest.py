@@ -26,3 +26,15 @@ def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(SMOKE_CONFIG, [f"output.dir={folder}"])
     result = train(config, progress=False, log=lambda message: None)
     return Path(result.model_dir)
+
+
+@pytest.fixture(scope="session")
+def cli_runner():
+    """A runner for the ``eventroles`` app with every verb registered, as the console script has it."""
+    from typer.testing import CliRunner
+
+    from eventroles.cli import _register, app
+
+    if not any(command.name == "train" for command in app.registered_commands):
+        _register()
+    return CliRunner()

@@ -39,6 +39,11 @@ class RandomBackboneConfig(Section):
 class ModelConfig(Section):
     backbone: str = Field("minilm", description="'minilm' (packaged all-MiniLM-L6-v2), a local folder, or a hub id")
     random: RandomBackboneConfig | None = None
+    init_from: Path | None = Field(
+        None, description="a trained eventroles model folder to start from instead of `backbone`: its backbone, "
+        "word-shape embedding and the scores of the tags (or roles) it shares with this model (relative to the "
+        "working directory, as output.dir)",
+    )
     roles: list[str] = Field(default_factory=lambda: list(ROLES))
     native_tags: dict[str, str] | None = Field(
         None, description="train corpus-native labels as heads, each mapped to a role (e.g. MUC-4's PerpInd: attacker)"
@@ -68,6 +73,12 @@ class ModelConfig(Section):
             if role not in ROLES:
                 raise ValueError(f"tag {tag!r} maps to unknown role {role!r}; roles: {', '.join(ROLES)}")
         return tags
+
+    @model_validator(mode="after")
+    def _one_start(self) -> "ModelConfig":
+        if self.init_from is not None and self.random is not None:
+            raise ValueError("give at most one of 'init_from' (a trained model folder) and 'random' (a random backbone)")
+        return self
 
     def tagset(self) -> TagSet:
         if self.native_tags:

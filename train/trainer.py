@@ -28,6 +28,7 @@ from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
 from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
+from eventroles.models.warm_start import load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
@@ -158,8 +159,11 @@ class Trainer:
         )
         set_seed(training.seed)
         self.tagset: TagSet = cfg.model.tagset()
-        tokenizer_name = cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone
-        self.tokenizer = load_tokenizer(tokenizer_name)
+        warm_start = load_warm_start(cfg.model.init_from) if cfg.model.init_from else None
+        if warm_start is not None:
+            self.tokenizer = warm_start.tokenizer
+        else:
+            self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
         check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
@@ -172,9 +176,16 @@ class Trainer:
             raise ValueError("no training windows: the training splits are empty")
         self.pad_id = special_ids(self.tokenizer)[2]
         random = RandomBackbone(**cfg.model.random.model_dump()) if cfg.model.random else None
-        backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer),
-                                  attention_dropout=cfg.model.attention_dropout)
+        if warm_start is not None:
+            backbone = warm_start.new_backbone(cfg.model.attention_dropout)
+        else:
+            backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer),
+                                      attention_dropout=cfg.model.attention_dropout)
         model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.model.word_shape, dropout=cfg.model.dropout)
+        if warm_start is not None:
+            origins = warm_start.copy_into(model, self.tagset)
+            self.log(f"started from {warm_start.folder}: " + ", ".join(
+                f"{tag} <- {origin or 'fresh'}" for tag, origin in origins.items()))
         self.weights = [c.weight for c in self.corpora]
         self.negative_shares = [c.negative_windows for c in self.corpora]
         processes = self.accelerator.num_processes

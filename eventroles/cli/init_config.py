@@ -14,6 +14,7 @@ TEMPLATE = """\
 #   eventroles train THIS.yaml --set training.epochs=5
 model:
   backbone: minilm          # 'minilm' (packaged all-MiniLM-L6-v2), a local model folder, or a hub id
+  # init_from: output/conflict  # start from a trained eventroles model instead (few articles of your own)
   roles: [attacker, target, location, time, weapon]
   word_shape: {word_shape}  # add a capitalisation/digit feature next to an uncased backbone
   dropout: 0.1              # on the features before the role heads

@@ -12,12 +12,14 @@ from ._util import echo, register_user_error, user_errors
 
 def register(app: typer.Typer) -> None:
     from eventroles.models.backbone import BackboneError
+    from eventroles.models.storage import ModelFolderError
     from eventroles.train.calibration import CalibrationError
     from eventroles.train.config import ConfigError
 
     register_user_error(CalibrationError)
     register_user_error(ConfigError)
     register_user_error(BackboneError)
+    register_user_error(ModelFolderError)
 
     @app.command("train")
     def train_cli(
