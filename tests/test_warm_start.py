@@ -91,3 +91,15 @@ def test_train_cli_names_the_key_when_the_start_model_is_missing(tmp_path: Path,
     assert result.exit_code == 1
     assert "model.init_from" in result.output and "does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+def test_pretrain_refuses_a_config_that_starts_from_a_trained_model(
+    smoke_model: Path, tmp_path: Path, cli_runner: CliRunner
+) -> None:
+    result = cli_runner.invoke(app, [
+        "pretrain", str(SMOKE), "-o", str(tmp_path / "out"),
+        "--set", "model.random=null", "--set", f"model.init_from={smoke_model}",
+    ])
+    assert result.exit_code == 1
+    assert "model.init_from" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

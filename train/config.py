@@ -41,8 +41,8 @@ class ModelConfig(Section):
     random: RandomBackboneConfig | None = None
     init_from: Path | None = Field(
         None, description="a trained eventroles model folder to start from instead of `backbone`: its backbone, "
-        "word-shape embedding and the scores of the tags (or roles) it shares with this model (relative to the "
-        "working directory, as output.dir)",
+        "word-shape embedding, tokenizer and the scores of the tags (or roles) it shares with this model; `backbone` "
+        "is then not read (a path relative to the working directory, as output.dir)",
     )
     roles: list[str] = Field(default_factory=lambda: list(ROLES))
     native_tags: dict[str, str] | None = Field(

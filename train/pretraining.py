@@ -155,6 +155,9 @@ def pretrain(
 
     if config.model.random is not None:
         raise BackboneError("pretraining needs a pretrained backbone, not model.random")
+    if config.model.init_from is not None:
+        raise BackboneError("pretraining continues model.backbone, not a trained tagger: leave model.init_from "
+                            "unset here (pretrain first, then train with the folder as model.backbone)")
     source = resolve_backbone(config.model.backbone)
     check_output(output, source)
     training = config.training
