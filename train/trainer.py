@@ -28,7 +28,7 @@ from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
 from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
-from eventroles.models.warm_start import load_warm_start
+from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
@@ -175,17 +175,7 @@ class Trainer:
         if not self.windows:
             raise ValueError("no training windows: the training splits are empty")
         self.pad_id = special_ids(self.tokenizer)[2]
-        random = RandomBackbone(**cfg.model.random.model_dump()) if cfg.model.random else None
-        if warm_start is not None:
-            backbone = warm_start.new_backbone(cfg.model.attention_dropout)
-        else:
-            backbone = build_backbone(cfg.model.backbone, random, len(self.tokenizer),
-                                      attention_dropout=cfg.model.attention_dropout)
-        model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.model.word_shape, dropout=cfg.model.dropout)
-        if warm_start is not None:
-            origins = warm_start.copy_into(model, self.tagset)
-            self.log(f"started from {warm_start.folder}: " + ", ".join(
-                f"{tag} <- {origin or 'fresh'}" for tag, origin in origins.items()))
+        model = self._new_model(warm_start)
         self.weights = [c.weight for c in self.corpora]
         self.negative_shares = [c.negative_windows for c in self.corpora]
         processes = self.accelerator.num_processes
@@ -206,6 +196,22 @@ class Trainer:
                         if training.weight_average else None)
         self.scheduler = scheduler
         self.accelerator.register_for_checkpointing(self.scheduler)
+
+    def _new_model(self, warm_start: WarmStart | None) -> RoleTagger:
+        """The untrained tagger: on the configured backbone, or carrying a trained model's weights."""
+        cfg = self.config.model
+        if warm_start is not None:
+            backbone = warm_start.new_backbone(cfg.attention_dropout)
+        else:
+            random = RandomBackbone(**cfg.random.model_dump()) if cfg.random else None
+            backbone = build_backbone(cfg.backbone, random, len(self.tokenizer),
+                                      attention_dropout=cfg.attention_dropout)
+        model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.word_shape, dropout=cfg.dropout)
+        if warm_start is not None:
+            origins = warm_start.copy_into(model, self.tagset)
+            self.log(f"started from {warm_start.folder}: " + ", ".join(
+                f"{tag} <- {origin or 'fresh'}" for tag, origin in origins.items()))
+        return model
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         training = self.config.training
