@@ -146,13 +146,15 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def backbone_from_config(config_dict: dict) -> Any:
-    """An untrained backbone with a saved model's architecture (weights are loaded after)."""
+def backbone_from_config(config_dict: dict, *, attention_dropout: float | None = None) -> Any:
+    """An untrained backbone with a saved model's architecture (weights are loaded after);
+    ``attention_dropout`` as in ``build_backbone`` (None: the saved value)."""
     from transformers import AutoConfig, AutoModel
 
     config_dict = dict(config_dict)
     model_type = config_dict.pop("model_type")
     config = AutoConfig.for_model(model_type, **config_dict)
+    _set_attention_dropout(config, attention_dropout)
     try:
         return AutoModel.from_config(config, add_pooling_layer=False)
     except TypeError:

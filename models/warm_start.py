@@ -18,7 +18,7 @@ import torch
 
 from eventroles.data.tags import TagSet
 
-from .backbone import ATTENTION_DROPOUT_KEYS, backbone_from_config
+from .backbone import backbone_from_config
 from .network import RoleTagger
 from .storage import ModelFolderError, load_model
 
@@ -35,12 +35,7 @@ class WarmStart:
 
     def new_backbone(self, attention_dropout: float | None) -> Any:
         """A backbone of the source's architecture holding the source's backbone weights."""
-        config = dict(self.backbone_config)
-        if attention_dropout is not None:
-            for key in ATTENTION_DROPOUT_KEYS:
-                if key in config:
-                    config[key] = attention_dropout
-        backbone = backbone_from_config(config)
+        backbone = backbone_from_config(self.backbone_config, attention_dropout=attention_dropout)
         backbone.load_state_dict(self.source.backbone.state_dict())
         return backbone
 
