@@ -239,8 +239,7 @@ def test_real_counts(real) -> None:
 
 @needs_shared
 def test_real_spans_match_their_mentions(real) -> None:
-    splits = real
-    for docs, report in splits.values():
+    for docs, report in real.values():
         assert report.counts["mention_not_found"] == 0
         for doc in docs:
             mentions = {label: {m for e in ents for m in e} for label, ents in doc.meta["entities"].items()}
@@ -254,13 +253,12 @@ def test_real_spans_match_their_mentions(real) -> None:
 
 @needs_shared
 def test_real_roles_and_silver_are_plausible(real) -> None:
-    splits = real
-    docs, report = splits["test"]
+    docs, report = real["test"]
     per_label = Counter(s.label for d in docs for s in d.spans)
     for label, low in {"PerpInd": 150, "PerpOrg": 150, "Target": 150, "Victim": 60, "Weapon": 50}.items():
         assert per_label[label] >= low, (label, per_label)
     assert per_label["SilverLocation"] >= 100 and per_label["SilverTime"] >= 40
-    for _, report in splits.values():
+    for _, report in real.values():
         assert report.facts["silver_location_recovered"] > 0 and report.facts["silver_time_recovered"] > 0
         assert report.facts["silver_location_recovered"] <= report.facts["silver_location_values"]
     with_time = sum("time" in d.roles for d in docs)
@@ -291,8 +289,7 @@ def test_entity_nested_in_a_longer_same_label_span_keeps_a_span(tmp_path: Path) 
 
 @needs_shared
 def test_real_every_located_entity_has_a_span(real) -> None:
-    splits = real
-    for docs, report in splits.values():
+    for docs, report in real.values():
         for doc in docs:
             texts = {(s.label, doc.span_text(s)) for s in doc.spans}
             for label, entities in doc.meta["entities"].items():
