@@ -29,7 +29,7 @@ def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def cli_runner():
+def runner():
     """A runner for the ``eventroles`` app with every verb registered, as the console script has it."""
     from typer.testing import CliRunner
 

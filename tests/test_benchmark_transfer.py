@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from eventroles.cli import _register, app
+from eventroles.cli import app
 from eventroles.cli.benchmark import transfer_table
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.models.inference import Tagger
@@ -50,13 +50,6 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("transfer")
     config = load_config(write_config(tmp, SMOKE, NOTIME), SHORT)
     return benchmark_transfer(config, work_dir=tmp / "work")
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    if not any(group.name == "benchmark" for group in app.registered_groups):
-        _register()
-    return CliRunner()
 
 
 def test_each_held_out_corpus_is_left_out_of_its_own_training_run(result: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eventroles.cli import app, _register
+from eventroles.cli import app
 
 SHARED = Path(os.environ.get("EVENTROLES_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 needs_shared = pytest.mark.skipif(
@@ -46,13 +46,6 @@ GOOD = [
                                           span(TEXT_B, "Homs", "location"), span(TEXT_B, "Friday", "time")]},
 ]
 WEAK = [{"id": "b", "text": TEXT_B, "spans": [span(TEXT_B, "Gunmen", "attacker", "PerpInd")]}]
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    if not any(c.name == "evaluate" for c in app.registered_commands):
-        _register()
-    return CliRunner()
 
 
 def write(path: Path, rows: list[dict]) -> Path:

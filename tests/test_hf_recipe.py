@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from eventroles.cli import _register, app
+from eventroles.cli import app
 from eventroles.data.document import Document, Span
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.data.roles import ROLES
@@ -155,7 +155,7 @@ def test_corpus_errors_say_what_is_missing(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def recipe_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def recipe_run(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> Iterator[dict[str, Any]]:
     """``eventroles benchmark recipe`` on the smoke folder, 1 epoch, a tiny random BERT."""
     folder = tmp_path_factory.mktemp("recipe")
     predictions, summary, work = folder / "pred.jsonl", folder / "run.json", folder / "work"
@@ -164,10 +164,9 @@ def recipe_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     def tiny(*args: Any, **kwargs: Any) -> dict[str, Any]:
         return original(*args, **kwargs, random_backbone=TINY)
 
-    _register()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hf_recipe, "run_recipe", tiny)
-        result = CliRunner().invoke(app, [
+        result = runner.invoke(app, [
             "benchmark", "recipe", str(SMOKE), "-o", str(predictions), "--epochs", "1", "--seed", "3",
             "--batch-size", "16", "--max-length", "32", "--work-dir", str(work), "--json", str(summary),
         ])
@@ -188,7 +187,7 @@ def test_predictions_file_has_one_line_per_test_document(recipe_run: dict[str, A
             assert s["role"] in ROLES and 0.0 <= s["score"] <= 1.0
 
 
-def test_predictions_are_scored_by_the_project_scorer(recipe_run: dict[str, Any]) -> None:
+def test_predictions_are_scored_by_the_project_scorer(recipe_run: dict[str, Any], runner: CliRunner) -> None:
     gold = read_jsonl_file(SMOKE / "test.jsonl")
     predicted = read_jsonl_file(recipe_run["predictions"])  # validates offsets, texts and roles
     scores = score_corpus(gold, predicted)
@@ -197,8 +196,7 @@ def test_predictions_are_scored_by_the_project_scorer(recipe_run: dict[str, Any]
     assert 0.0 <= scores["seqeval"]["micro"]["f1"] <= 1.0
     assert scores["exact"]["micro"]["predicted"] == sum(len(d.spans) for d in predicted)
 
-    _register()
-    result = CliRunner().invoke(app, [
+    result = runner.invoke(app, [
         "evaluate", "--predictions", str(recipe_run["predictions"]), "--data", str(SMOKE / "test.jsonl"),
         "--json", "-", "--no-ceaf",
     ])

@@ -10,27 +10,27 @@ from eventroles.cli import app
 from eventroles.train.config import load_config
 
 
-def test_starting_config_loads_and_names_its_corpora(tmp_path: Path, cli_runner: CliRunner) -> None:
+def test_starting_config_loads_and_names_its_corpora(tmp_path: Path, runner: CliRunner) -> None:
     path = tmp_path / "my.yaml"
-    result = cli_runner.invoke(app, ["init-config", str(path), "-c", "sample", "-c", "muc4"])
+    result = runner.invoke(app, ["init-config", str(path), "-c", "sample", "-c", "muc4"])
     assert result.exit_code == 0, result.output
     config = load_config(path)
     assert [corpus.name for corpus in config.data.corpora] == ["sample", "muc4"]
     assert config.model.init_from is None
 
 
-def test_the_commented_warm_start_line_validates_once_uncommented(tmp_path: Path, cli_runner: CliRunner) -> None:
+def test_the_commented_warm_start_line_validates_once_uncommented(tmp_path: Path, runner: CliRunner) -> None:
     path = tmp_path / "my.yaml"
-    cli_runner.invoke(app, ["init-config", str(path)])
+    runner.invoke(app, ["init-config", str(path)])
     text = path.read_text(encoding="utf-8")
     assert "# init_from: output/conflict" in text
     path.write_text(text.replace("# init_from:", "init_from:"), encoding="utf-8")
     assert load_config(path).model.init_from == Path("output/conflict")
 
 
-def test_an_existing_file_is_kept_without_force(tmp_path: Path, cli_runner: CliRunner) -> None:
+def test_an_existing_file_is_kept_without_force(tmp_path: Path, runner: CliRunner) -> None:
     path = tmp_path / "my.yaml"
     path.write_text("mine\n", encoding="utf-8")
-    result = cli_runner.invoke(app, ["init-config", str(path)])
+    result = runner.invoke(app, ["init-config", str(path)])
     assert result.exit_code == 1 and "--force" in result.output
     assert path.read_text(encoding="utf-8") == "mine\n"

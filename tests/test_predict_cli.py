@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eventroles.cli import _register, app
+from eventroles.cli import app
 from eventroles.data.problems import ReadReport
 from eventroles.data.readers.jsonl import read_jsonl_file
 
@@ -22,13 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENT = "On Sunday, the militia struck the power station near Oslen using drones."
 EVENT2 = "On 3 March 1998, Government troops struck villagers near Kalu using rifles."
 TRICKY = "\ufeffLe  maire 🙂 de Sévérac\r\n\t" + EVENT + "\r\n\r\n   Gunmen\tstruck the mayor near Varna.  \u00a0\n"
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    if not any(c.name == "predict" for c in app.registered_commands):
-        _register()
-    return CliRunner()
 
 
 def predict(runner: CliRunner, model: Path, *args: str | Path, input: bytes | str | None = None):

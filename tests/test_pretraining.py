@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
 from eventroles.train.pretraining import PretrainSettings, mask_tokens, pack_chunks, pretrain, training_texts
 
@@ -111,16 +112,13 @@ def test_pretrain_writes_a_backbone_that_training_can_load(
                       float(after["embeddings.word_embeddings.weight"][7, 0]))
 
 
-def test_cli_writes_the_backbone_and_its_numbers(tmp_path: Path, tiny_backbone: Path) -> None:
-    from typer.testing import CliRunner
+def test_cli_writes_the_backbone_and_its_numbers(tmp_path: Path, tiny_backbone: Path, runner: CliRunner) -> None:
+    from eventroles.cli import app
 
-    from eventroles.cli import _register, app
-
-    _register()
     smoke_config(tmp_path, tiny_backbone)  # writes tmp_path/config.yaml
     out, numbers = tmp_path / "cli-backbone", tmp_path / "run.json"
-    result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(out), "--epochs", "1",
-                                      "--batch-size", "4", "--max-length", "32", "--no-progress", "--json", str(numbers)])
+    result = runner.invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(out), "--epochs", "1",
+                                 "--batch-size", "4", "--max-length", "32", "--no-progress", "--json", str(numbers)])
     assert result.exit_code == 0, result.output
     assert f"backbone written to {out}" in result.output
     summary = json.loads(numbers.read_text())
@@ -128,16 +126,13 @@ def test_cli_writes_the_backbone_and_its_numbers(tmp_path: Path, tiny_backbone: 
     assert summary["steps"] >= 1 and (out / "model.safetensors").is_file()
 
 
-def test_cli_names_a_backbone_that_cannot_be_loaded(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
+def test_cli_names_a_backbone_that_cannot_be_loaded(tmp_path: Path, runner: CliRunner) -> None:
+    from eventroles.cli import app
 
-    from eventroles.cli import _register, app
-
-    _register()
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     config = smoke_config(tmp_path, empty)  # noqa: F841 - writes tmp_path/config.yaml
-    result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "no config.json" in result.output and "Traceback" not in result.output
 

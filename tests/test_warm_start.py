@@ -83,8 +83,8 @@ def test_init_from_and_a_random_backbone_together_are_refused() -> None:
         load_config(SMOKE, ["model.init_from=some/model"])  # smoke.yaml has model.random
 
 
-def test_train_cli_names_the_key_when_the_start_model_is_missing(tmp_path: Path, cli_runner: CliRunner) -> None:
-    result = cli_runner.invoke(app, [
+def test_train_cli_names_the_key_when_the_start_model_is_missing(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, [
         "train", str(SMOKE), "-o", str(tmp_path / "m"),
         "--set", "model.random=null", "--set", f"model.init_from={tmp_path / 'nowhere'}",
     ])
@@ -94,9 +94,9 @@ def test_train_cli_names_the_key_when_the_start_model_is_missing(tmp_path: Path,
 
 
 def test_pretrain_refuses_a_config_that_starts_from_a_trained_model(
-    smoke_model: Path, tmp_path: Path, cli_runner: CliRunner
+    smoke_model: Path, tmp_path: Path, runner: CliRunner
 ) -> None:
-    result = cli_runner.invoke(app, [
+    result = runner.invoke(app, [
         "pretrain", str(SMOKE), "-o", str(tmp_path / "out"),
         "--set", "model.random=null", "--set", f"model.init_from={smoke_model}",
     ])
