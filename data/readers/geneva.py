@@ -41,14 +41,13 @@ time and place belong to any kind of event, not only attacks.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from ._text import find_near
-from .jsonl import iter_lines
+from .jsonl import iter_json_lines
 
 SPLIT_FILES = {"train": "train-s160.json", "dev": "val.json", "test": "test.json"}
 ANY_FRAME = {"Time": "time", "Place": "location"}
@@ -185,11 +184,7 @@ def read_file(path: Path, report: ReadReport, exclude: frozenset[str] = frozense
     """Every sentence of one file, less those whose text is in ``exclude`` (counted)."""
     docs: list[Document] = []
     seen: set[str] = set()
-    for number, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+    for number, obj in iter_json_lines(path):
         if isinstance(obj, dict) and obj.get("sentence") in exclude:
             report.add("train_sentence_in_dev_or_test_dropped", f"{path.name}:{number} {obj.get('wnd_id')}")
             continue
@@ -203,11 +198,7 @@ def read_file(path: Path, report: ReadReport, exclude: frozenset[str] = frozense
 
 def _sentences(path: Path) -> set[str]:
     out = set()
-    for number, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+    for number, obj in iter_json_lines(path):
         if isinstance(obj, dict) and isinstance(obj.get("sentence"), str):
             out.add(obj["sentence"])
     return out

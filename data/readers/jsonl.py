@@ -46,6 +46,16 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise CorpusFormatError(path, "the file is empty")
 
 
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each JSON line; malformed JSON is an error naming the
+    file, line and column (every JSON-lines corpus reader shares this)."""
+    for number, line in iter_lines(path):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+
+
 def parse_document(
     obj: Any,
     *,
@@ -160,11 +170,7 @@ def read_jsonl_file(
     report = report if report is not None else ReadReport()
     docs: list[Document] = []
     seen: set[str] = set()
-    for number, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+    for number, obj in iter_json_lines(path):
         doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
         if doc.id in seen:
             raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="id")

@@ -19,7 +19,6 @@ those roles.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +26,7 @@ from typing import Any, Callable
 from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from ..words import snap_to_words
-from .jsonl import iter_lines
+from .jsonl import iter_json_lines
 from .muc4_keys import KeyDoc, load_keys, silver_spans
 
 SPLITS = ("train", "dev", "test")
@@ -48,12 +47,7 @@ def read(folder: Path, split: str, report: ReadReport, silver: bool = True) -> l
     keys = _keys(folder, report) if silver else None
     docs: list[Document] = []
     seen: set[str] = set()
-    for number, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            message = f"malformed JSON: {error.msg} (column {error.colno})"
-            raise CorpusFormatError(path, message, line=number) from None
+    for number, obj in iter_json_lines(path):
         doc, entities = _document(obj, path, number, report)
         if doc.id in seen:
             raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="docid")

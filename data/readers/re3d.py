@@ -30,7 +30,6 @@ SHA-1 of the id as a fraction of 2**64; below 0.70 -> train, below 0.85 -> dev, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from ..document import Document, Span, clean_spans
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from ..splits import stable_split
 from ._text import find_near
-from .jsonl import iter_lines
+from .jsonl import iter_json_lines
 
 SPLITS = ("train", "dev", "test")
 TYPE_TO_ROLE = {"Location": "location", "Temporal": "time", "Weapon": "weapon"}
@@ -58,11 +57,7 @@ def check_split(split: str) -> None:
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     out = []
-    for number, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+    for number, obj in iter_json_lines(path):
         if not isinstance(obj, dict):
             raise CorpusFormatError(path, "expected a JSON object", line=number)
         out.append((number, obj))
