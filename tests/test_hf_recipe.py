@@ -171,7 +171,7 @@ def recipe_run(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> I
             "--batch-size", "16", "--max-length", "32", "--work-dir", str(work), "--json", str(summary),
         ])
     assert result.exit_code == 0, result.output
-    yield {"output": result.output, "predictions": predictions, "summary": json.loads(summary.read_text()), "work": work}
+    yield {"output": result.output, "stderr": result.stderr, "predictions": predictions, "summary": json.loads(summary.read_text()), "work": work}
 
 
 def test_predictions_file_has_one_line_per_test_document(recipe_run: dict[str, Any]) -> None:
@@ -219,8 +219,17 @@ def test_run_summary_reports_settings_counts_and_epochs(recipe_run: dict[str, An
     assert "eventroles evaluate --predictions" in recipe_run["output"]
 
 
+def test_training_shows_one_progress_bar_over_the_optimizer_steps(recipe_run: dict[str, Any]) -> None:
+    steps = recipe_run["summary"]["counts"]["optimizer_steps"]
+    bars = [line for line in recipe_run["stderr"].replace("\r", "\n").splitlines() if line.startswith("recipe:")]
+    assert bars and f"{steps}/{steps}" in bars[-1], recipe_run["stderr"]
+    assert "{'loss'" not in recipe_run["stderr"]  # the Trainer's own bar (which prints its log dicts) stays off
+    epochs = [line for line in recipe_run["stderr"].split("\n") if "epoch 1.0:" in line]
+    assert epochs and all(line.split("\r")[-1].startswith("epoch 1.0:") for line in epochs)  # not glued to the bar
+
+
 def test_roles_option_trains_only_those_roles_and_names_missing_ones(tmp_path: Path) -> None:
-    run = dict(epochs=0.01, max_length=32, batch_size=16, eval_split=None, random_backbone=TINY)
+    run = dict(epochs=0.01, max_length=32, batch_size=16, eval_split=None, random_backbone=TINY, progress=False)
     result = hf_recipe.run_recipe(str(SMOKE), tmp_path / "p.jsonl", roles=["attacker", "time"], **run)
     assert result["recipe"]["labels"] == ["O", "B-attacker", "I-attacker", "B-time", "I-time"]
     predicted = read_jsonl_file(tmp_path / "p.jsonl")

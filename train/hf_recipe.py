@@ -48,6 +48,7 @@ from eventroles.data.words import Words
 
 from . import corpora
 from .config import CorpusConfig
+from .progress import beside_bars
 
 OUTSIDE = "O"
 IGNORE = -100
@@ -364,6 +365,31 @@ def _log_callback(log: Callable[[str], None], history: list[dict[str, Any]]) -> 
     return LogToCaller()
 
 
+def _progress_callback() -> Any:
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class StepBar(TrainerCallback):
+        """One bar over the optimizer steps of the whole run (the Trainer's own bar is off: it also
+        prints every log dict, which ``LogToCaller`` already reports one line per epoch)."""
+
+        bar: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar = tqdm(total=state.max_steps, desc="recipe", unit="step", dynamic_ncols=True)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return StepBar()
+
+
 def predicted_documents(
     docs: Sequence[Document],
     sentences: SentenceSet,
@@ -429,6 +455,7 @@ def run_recipe(
     output_dir: Path | None = None,
     random_backbone: dict | None = None,
     roles: Sequence[str] | None = None,
+    progress: bool = True,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Train the standard recipe on ``corpus``'s train split and write ``test_split``'s predictions.
@@ -440,8 +467,9 @@ def run_recipe(
     network for a tiny random BERT, for tests. ``eval_split`` is scored with seqeval after each
     epoch when the corpus has it (``None``: no evaluation). ``roles`` limits training to those of
     the roles the train split annotates (default: all of them), so that the recipe is trained on
-    the same roles as the model it is compared with. Returns settings, counts, per-epoch logs,
-    timings and paths, JSON-ready.
+    the same roles as the model it is compared with. ``progress`` shows a bar over the training
+    steps (a run on MUC-4 takes about an hour on a 2-core CPU). Returns settings, counts,
+    per-epoch logs, timings and paths, JSON-ready.
     """
     import datasets
     import torch
@@ -525,7 +553,7 @@ def run_recipe(
             processing_class=tokenizer,
             data_collator=DataCollatorForTokenClassification(tokenizer),
             compute_metrics=_seqeval_metrics(id2label) if eval_set is not None else None,
-            callbacks=[_log_callback(log, history)],
+            callbacks=[_log_callback(beside_bars(log), history)] + ([_progress_callback()] if progress else []),
         )
         trainer.remove_callback(PrinterCallback)
         clock = time.perf_counter()

@@ -35,6 +35,7 @@ from eventroles.models.storage import replace_folder
 
 from .config import Config, ConfigError
 from .corpora import load_split
+from .progress import beside_bars
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def pretrain(
     if config.model.init_from is not None:
         raise BackboneError("pretraining continues model.backbone, not a trained tagger: leave model.init_from "
                             "unset here (pretrain first, then train with the folder as model.backbone)")
+    log = beside_bars(log)  # the loss is logged while the step bar is drawn
     source = resolve_backbone(config.model.backbone)
     check_output(output, source)
     training = config.training

@@ -34,6 +34,7 @@ from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
 from .config import Config
 from .corpora import LoadedCorpus, load_corpora
+from .progress import beside_bars
 
 STATE_FILE = "trainer_state.json"
 AVERAGE_FILE = "weight_average.safetensors"
@@ -138,7 +139,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.progress = progress
-        self.log = log
+        self.log = beside_bars(log)  # dev scores are logged while the step bar is drawn
         self.stop_after_steps = stop_after_steps
         self.run_dir = config.output.resolved_run_dir()
         self.calibration: Calibration | None = None

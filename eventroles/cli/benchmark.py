@@ -234,6 +234,7 @@ def recipe(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="The Trainer's output folder; gets recipe.json (default: a temporary folder)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write settings, counts, per-epoch logs and timings as JSON to FILE."),
     roles: Optional[str] = typer.Option(None, "--roles", metavar="ROLE,ROLE", help="Train only these roles (comma-separated; default: every role the train split annotates), e.g. attacker,target,weapon to match configs/muc4.yaml."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar over the training steps."),
 ) -> None:
     from eventroles.models.backbone import BackboneError
     from eventroles.train.hf_recipe import RecipeError, run_recipe
@@ -245,7 +246,7 @@ def recipe(
             corpus, output, backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
             seed=seed, max_length=max_length, test_split=test_split, eval_split="dev" if evaluate_dev else None,
             output_dir=work_dir, log=lambda message: echo(message, err=True),
-            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
+            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None, progress=progress,
         )
         train, test = result["counts"]["train"], result["counts"]["test"]
         echo(f"train: {train['sentences']} sentences from {train['documents']} documents, {train['spans']} spans "
