@@ -156,3 +156,14 @@ def test_span_weight_pulls_rare_spans_up() -> None:
     # the weighted mean: (5 * loss_B + 3 * loss_O) / (5 + 3)
     cells = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), labels.reshape(-1), reduction="none")
     assert weighted.item() == pytest.approx(((5 * cells[1] + cells[0] + cells[2] + cells[3]) / 8).item())
+
+
+def test_a_file_where_the_run_folder_goes_is_one_clear_error(tmp_path: Path, runner) -> None:
+    from eventroles.cli import app
+
+    output = tmp_path / "model"
+    (tmp_path / "model.run").write_text("a log the user kept here\n")
+    result = runner.invoke(app, ["train", str(SMOKE), "--set", f"output.dir={output}", "--no-progress"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "output.run_dir" in result.output and str(tmp_path / "model.run") in result.output
+    assert (tmp_path / "model.run").read_text() == "a log the user kept here\n"  # nothing of the user's is touched

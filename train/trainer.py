@@ -32,7 +32,7 @@ from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
-from .config import Config
+from .config import Config, ConfigError
 from .corpora import LoadedCorpus, load_corpora
 from .progress import beside_bars
 
@@ -315,6 +315,9 @@ class Trainer:
         from safetensors.torch import load_file, save_file
         from tqdm.auto import tqdm
 
+        if self.run_dir.exists() and not self.run_dir.is_dir():  # before minutes of setup, not after
+            raise ConfigError(f"output.run_dir: {self.run_dir} is a file; the trainer keeps its checkpoints in a "
+                              f"folder there (move the file, or set output.run_dir to another folder)")
         self._setup()
         cfg = self.config.training
         acc = self.accelerator
