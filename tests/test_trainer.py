@@ -158,12 +158,27 @@ def test_span_weight_pulls_rare_spans_up() -> None:
     assert weighted.item() == pytest.approx(((5 * cells[1] + cells[0] + cells[2] + cells[3]) / 8).item())
 
 
-def test_a_file_where_the_run_folder_goes_is_one_clear_error(tmp_path: Path, runner) -> None:
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [("model.run", "output.run_dir"), ("model", "output.dir"), ("model/notes.txt", "output.dir")],
+    ids=["file-as-run-folder", "file-as-model-folder", "user-folder-as-model-folder"],
+)
+def test_an_output_that_saving_would_destroy_is_one_clear_error(tmp_path: Path, runner, where: str, key: str) -> None:
     from eventroles.cli import app
 
-    output = tmp_path / "model"
-    (tmp_path / "model.run").write_text("a log the user kept here\n")
-    result = runner.invoke(app, ["train", str(SMOKE), "--set", f"output.dir={output}", "--no-progress"])
+    kept = tmp_path / where
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text("the user's own file\n")
+    result = runner.invoke(app, ["train", str(SMOKE), "--set", f"output.dir={tmp_path / 'model'}", "--no-progress"])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "output.run_dir" in result.output and str(tmp_path / "model.run") in result.output
-    assert (tmp_path / "model.run").read_text() == "a log the user kept here\n"  # nothing of the user's is touched
+    assert key in result.output and str(tmp_path / where.split("/")[0]) in result.output
+    assert kept.read_text() == "the user's own file\n"  # nothing of the user's is touched
+
+
+def test_a_previous_model_folder_or_an_empty_one_is_trained_into(tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    output.mkdir()
+    quiet = {"progress": False, "log": lambda message: None}
+    first = train(load_config(SMOKE, [f"output.dir={output}"]), **quiet)
+    again = train(load_config(SMOKE, [f"output.dir={output}", "training.seed=5"]), **quiet)
+    assert Path(first.model_dir) == Path(again.model_dir) == output and (output / "model.safetensors").is_file()

@@ -163,7 +163,7 @@ class TrainingConfig(Section):
 
 
 class OutputConfig(Section):
-    dir: Path = Field(Path("output/model"), description="the trained model folder")
+    dir: Path = Field(Path("output/model"), description="the trained model folder (a previous model folder there is replaced; a file or another folder is refused)")
     run_dir: Path | None = Field(None, description="checkpoints and logs (default: <dir>.run)")
 
     def resolved_run_dir(self) -> Path:

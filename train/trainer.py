@@ -27,12 +27,12 @@ from eventroles.models.backbone import RandomBackbone, build_backbone, load_toke
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
-from eventroles.models.storage import ModelMeta, backbone_config_dict, save_model
+from eventroles.models.storage import META, ModelMeta, backbone_config_dict, save_model
 from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
-from .config import Config, ConfigError
+from .config import Config, ConfigError, OutputConfig
 from .corpora import LoadedCorpus, load_corpora
 from .progress import beside_bars
 
@@ -40,6 +40,20 @@ STATE_FILE = "trainer_state.json"
 AVERAGE_FILE = "weight_average.safetensors"
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best.safetensors"
+
+
+def check_outputs(output: OutputConfig) -> None:
+    """Refuse outputs that training would destroy. Saving replaces ``output.dir`` whole, which is
+    right for a previous model folder and wrong for anything else (a file, a folder of the user's);
+    the run folder must be a folder."""
+    model_dir, run_dir = Path(output.dir), output.resolved_run_dir()
+    empty_folder = model_dir.is_dir() and not any(model_dir.iterdir())
+    if model_dir.exists() and not empty_folder and not (model_dir / META).is_file():
+        raise ConfigError(f"output.dir: {model_dir} exists and is not an eventroles model folder; saving the model "
+                          f"would replace it (choose a new folder, or remove it yourself)")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"output.run_dir: {run_dir} is a file; the trainer keeps its checkpoints in a "
+                          f"folder there (move the file, or set output.run_dir to another folder)")
 
 
 class TrainingInterrupted(Exception):
@@ -315,9 +329,7 @@ class Trainer:
         from safetensors.torch import load_file, save_file
         from tqdm.auto import tqdm
 
-        if self.run_dir.exists() and not self.run_dir.is_dir():  # before minutes of setup, not after
-            raise ConfigError(f"output.run_dir: {self.run_dir} is a file; the trainer keeps its checkpoints in a "
-                              f"folder there (move the file, or set output.run_dir to another folder)")
+        check_outputs(self.config.output)  # before minutes of setup and training, not after
         self._setup()
         cfg = self.config.training
         acc = self.accelerator
