@@ -6,15 +6,17 @@ can report and count its bad inputs and still label the good ones. Nothing is re
 is needed, so a JSON-lines file larger than memory streams through.
 
 Rules:
-- a ``.txt`` file (or any file named on the command line that is not ``.jsonl``/``.ndjson``) is
-  one document whose id is its path; it is decoded as strict UTF-8 with line endings kept
-  (CRLF stays CRLF), a leading byte-order mark is dropped;
+- a ``.txt`` file (or a file named on the command line whose suffix is not ``.jsonl``/``.ndjson``
+  nor one of ``NOT_ARTICLE_SUFFIXES``: ``.json``, ``.csv``, ``.html``, ...) is one document
+  whose id is its path; it is decoded as strict UTF-8 with line endings kept (CRLF stays CRLF),
+  a leading byte-order mark is dropped (offsets index the text without it);
 - a ``.jsonl``/``.ndjson`` file holds one JSON object per line with a string ``text`` and an
   optional ``id`` (string or integer, kept; default ``<file stem>:<line>``); other fields are
   ignored; blank lines are skipped;
 - a folder is walked recursively in sorted order: its ``.txt``, ``.jsonl`` and ``.ndjson``
   files are read as above, any other file is reported as ``unsupported``; hidden files and
-  folders (names starting with ".") are passed over;
+  folders (names starting with ".") are not read, and reported as ``hidden`` (one per file or
+  folder) so that the summary can count them;
 - ``-`` is standard input: JSON lines when its first non-blank character is ``{``, else one
   plain-text document with id ``stdin``.
 Bad: a missing path, an empty file, a binary file (NUL bytes), text that is not UTF-8, a
@@ -32,6 +34,22 @@ from typing import BinaryIO, Collection, Iterable, Iterator
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_SUFFIXES = (".txt",)
 STDIN = "-"
+# Files that hold articles in a structure (or a binary format), not as plain text: named on the
+# command line they are refused with a hint instead of being labelled as one raw "article".
+NOT_ARTICLE_SUFFIXES = {
+    ".json": "a .json file is not read (a JSON array, say): write one JSON object per line as .jsonl, "
+    "e.g. jq -c '.[]' FILE.json > FILE.jsonl",
+    ".csv": "a .csv file is not read: write one JSON object per line with a \"text\" field (.jsonl)",
+    ".tsv": "a .tsv file is not read: write one JSON object per line with a \"text\" field (.jsonl)",
+    ".xml": "an .xml file is not read: extract the article text into .txt or .jsonl",
+    ".html": "an .html file is not read (its markup would be labelled): extract the text into .txt or .jsonl",
+    ".htm": "an .htm file is not read (its markup would be labelled): extract the text into .txt or .jsonl",
+    ".pdf": "a .pdf file is not read: extract the text into .txt or .jsonl",
+    ".docx": "a .docx file is not read: save it as plain text (.txt)",
+    ".doc": "a .doc file is not read: save it as plain text (.txt)",
+    ".gz": "a compressed file is not read: decompress it first",
+    ".zip": "a .zip archive is not read: unpack it and name the folder",
+}
 
 # Short names of the problems, with the phrase the summary line uses for each.
 KINDS = {
@@ -45,6 +63,7 @@ KINDS = {
     "bad_id": "bad id",
     "empty_text": "empty text",
     "unsupported": "not .txt or .jsonl",
+    "hidden": "hidden file or folder",
 }
 
 
@@ -95,12 +114,15 @@ def iter_inputs(
 
 def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]:
     for root, dirs, files in os.walk(folder):
+        for name in sorted(d for d in dirs if d.startswith(".")):
+            yield BadInput(str(Path(root) / name), "hidden", "a hidden folder, not read")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
-                continue
             path = Path(root) / name
             if exclude and path.resolve() in exclude:
+                continue
+            if name.startswith("."):
+                yield BadInput(str(path), "hidden", "a hidden file, not read")
                 continue
             if path.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
                 yield from read_file(path)
@@ -109,8 +131,12 @@ def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]
 
 
 def read_file(path: Path) -> Iterator[Input]:
-    if path.suffix.lower() in JSONL_SUFFIXES:
+    """A file named on the command line (or found in a folder with a readable suffix)."""
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
         yield from read_jsonl(path)
+    elif suffix in NOT_ARTICLE_SUFFIXES:
+        yield BadInput(str(path), "unsupported", NOT_ARTICLE_SUFFIXES[suffix])
     else:
         yield read_text(path)
 
@@ -194,7 +220,7 @@ def jsonl_lines(lines: Iterable[bytes], where: str, stem: str) -> Iterator[Input
 
 def json_input(line: str, where: str, default_id: str) -> Input:
     try:
-        obj = json.loads(line)
+        obj = json.loads(line.rstrip("\r\n"))  # without the newline the column is the line's own
     except json.JSONDecodeError as error:
         return BadInput(where, "malformed_json", f"malformed JSON: {error.msg} (column {error.colno})")
     if not isinstance(obj, dict):

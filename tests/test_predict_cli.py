@@ -69,6 +69,8 @@ def test_folder_with_bad_files_labels_the_others(runner: CliRunner, smoke_model:
     (folder / "latin1.txt").write_bytes("Café bombé à Sévérac".encode("latin-1"))
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")
     (folder / ".hidden.txt").write_text(EVENT, encoding="utf-8")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "notes.txt").write_text(EVENT, encoding="utf-8")
     result = predict(runner, smoke_model, folder)
     assert result.exit_code == 0, result.output
     items = [json.loads(line) for line in result.stdout.splitlines()]
@@ -80,10 +82,78 @@ def test_folder_with_bad_files_labels_the_others(runner: CliRunner, smoke_model:
     assert f"{folder / 'deep' / 'binary.txt'}: a binary file" in err
     assert f"{folder / 'latin1.txt'}: not valid UTF-8" in err
     assert f"{folder / 'photo.jpg'}: not a .txt or .jsonl file" in err
-    assert ".hidden" not in err
+    assert ".hidden" not in err and ".git" not in err  # not listed one by one, but counted:
     summary = err.strip().splitlines()[-1]
     assert summary.startswith("labelled 3 documents") and "skipped 5" in summary
     assert "empty file 2" in summary and "binary file 1" in summary and "not UTF-8 1" in summary
+    assert summary.endswith("hidden files or folders not read: 2")
+
+
+def test_output_that_is_an_input_is_refused_before_anything_is_written(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    content = json.dumps({"id": "f1", "text": EVENT}) + "\n"
+    feed.write_text(content, encoding="utf-8")
+    same = predict(runner, smoke_model, feed, "-o", feed)
+    assert same.exit_code == 1 and f"-o {feed} is also an input" in same.stderr
+    assert feed.read_text(encoding="utf-8") == content  # was emptied, then reported as "the file is empty"
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text(EVENT, encoding="utf-8")
+    inside = predict(runner, smoke_model, folder, "-o", folder / "a.txt")
+    assert inside.exit_code == 1 and "already exists inside the input folder" in inside.stderr
+    assert (folder / "a.txt").read_text(encoding="utf-8") == EVENT  # was overwritten by the text table
+    assert "Traceback" not in same.output + inside.output
+
+    page = folder / "labelled.html"  # a new output inside the folder is fine, and not read back
+    first = predict(runner, smoke_model, folder, "-o", page)
+    assert first.exit_code == 0 and "labelled 1 document " in first.stderr
+    again = predict(runner, smoke_model, folder, "-o", page)  # an HTML page is never read as an input
+    assert again.exit_code == 0 and "labelled 1 document " in again.stderr and "skipped 0" in again.stderr
+
+    blocked = predict(runner, smoke_model, folder / "a.txt", "-o", folder / "a.txt" / "out.jsonl")
+    assert blocked.exit_code == 1 and f"{folder / 'a.txt'} is a file, not a folder" in blocked.stderr
+
+
+def test_repeated_ids_are_written_and_reported(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    for year in ("2023", "2024"):  # default ids are FILE-STEM:LINE, so both give feed:1
+        (tmp_path / "archive" / year).mkdir(parents=True)
+        (tmp_path / "archive" / year / "feed.jsonl").write_text(json.dumps({"text": EVENT}) + "\n", encoding="utf-8")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps({"id": i, "text": EVENT2}) + "\n" for i in ("a", "b", "a")), encoding="utf-8")
+    result = predict(runner, smoke_model, tmp_path / "archive", mixed)
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == ["feed:1", "feed:1", "a", "b", "a"]  # nothing dropped
+    err = result.stderr
+    later = tmp_path / "archive" / "2024" / "feed.jsonl"
+    assert f"{later}, line 1: id 'feed:1' was already given to the document of " in err
+    assert f"{mixed}, line 3: id 'a' was already given to the document of {mixed}, line 1" in err
+    assert err.strip().splitlines()[-1].endswith("labelled documents whose id repeats an earlier one: 2")
+
+
+def test_structured_files_named_directly_are_refused_with_a_hint(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": "x", "text": EVENT}]), encoding="utf-8")
+    plain = tmp_path / "article"  # no suffix: still one plain-text article
+    plain.write_text(EVENT, encoding="utf-8")
+    result = predict(runner, smoke_model, export, plain)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [str(plain)]
+    assert f"skipped {export}: a .json file is not read" in result.stderr and "jq -c" in result.stderr
+    assert "skipped 1: not .txt or .jsonl 1" in result.stderr
+
+
+def test_malformed_json_names_the_column_of_the_line(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"text": EVENT}) + "\n" + '{"id": "cut", "text": \n', encoding="utf-8")
+    result = predict(runner, smoke_model, feed)
+    assert result.exit_code == 0
+    assert f"{feed}, line 2: malformed JSON: Expecting value (column 23)" in result.stderr
 
 
 def test_jsonl_bad_lines_are_named_and_skipped(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
     error = _format_error(path)
     assert error.line == 2 and error.path == str(path)
     assert str(path) in str(error) and "line 2" in str(error) and "malformed JSON" in str(error)
+    assert "(column 28)" in str(error)  # the end of the cut line, not column 1 of the newline after it
 
 
 def test_line_that_is_not_an_object(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     file, line and column (every JSON-lines corpus reader shares this)."""
     for number, line in iter_lines(path):
         try:
-            yield number, json.loads(line)
+            yield number, json.loads(line.rstrip("\r\n"))  # so that the column is the line's own
         except json.JSONDecodeError as error:
             raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
 

@@ -32,7 +32,7 @@ HELP = """Label articles with a trained model: spans of attacker, target, locati
 
 INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
-Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll), else jsonl:
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll, .txt for the text table), else jsonl. -o may not be one of the inputs, nor an existing .txt or .jsonl file inside an input folder (it would be overwritten before it is read):
 
   jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
@@ -42,7 +42,7 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   text: for reading in a terminal: per document, one line per span with role, score, offsets and text.
 
-Bad inputs (missing, empty, binary, not UTF-8, malformed JSON line, no or empty "text") are reported on standard error and counted in the closing summary; the others are still labelled. Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
+Bad inputs (missing, empty, binary, not UTF-8, malformed JSON line, no or empty "text", a .json, .csv, .html or other structured file) are reported on standard error and counted in the closing summary; the others are still labelled. Hidden files and folders (names starting with ".") are not read, and counted. A document whose id repeats an earlier one's is labelled and written, and reported (ids must be unique for `eventroles evaluate --predictions`; a .jsonl line without "id" gets FILE-STEM:LINE, so two feed.jsonl files in different folders collide). Offsets index the text as written to the output (a leading byte-order mark is dropped). Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
 
 Examples:
 
@@ -87,6 +87,8 @@ def predict(
     register_user_error(ModelFolderError)
     with user_errors():
         fmt = _output_format(fmt, output)
+        if output is not None and str(output) != "-":
+            _refuse_output_among_inputs(output, inputs)
         if quantize:
             if precision not in ("auto", "int8"):
                 raise UserError(f"--quantize means --precision int8; it cannot go with --precision {precision}")
@@ -116,8 +118,8 @@ def predict(
         bar.close()
         if summary is None:
             return
-        labelled, spans, skipped = summary
-        echo(_summary_line(labelled, spans, skipped, world), err=True)
+        labelled, spans, counts = summary
+        echo(_summary_line(labelled, spans, counts, world), err=True)
         if labelled == 0:
             raise typer.Exit(2)
 
@@ -132,6 +134,29 @@ def _output_format(fmt: str | None, output: Path | None) -> str:
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     return fmt
+
+
+def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
+    """The output is opened (emptied) before the inputs are read: it must not be one of them."""
+    from eventroles.models.sources import JSONL_SUFFIXES, STDIN, TEXT_SUFFIXES
+
+    target = output.resolve()
+    for given in inputs:
+        if given == STDIN:
+            continue
+        path = Path(given).resolve()
+        if path.is_file() and path == target:
+            raise UserError(
+                f"-o {output} is also an input ({given}): writing the output would empty it before it is read; "
+                "write the output to another file"
+            )
+        readable = target.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not target.name.startswith(".")
+        if path.is_dir() and target.is_file() and target.is_relative_to(path) and readable:
+            raise UserError(
+                f"-o {output} already exists inside the input folder {given}, where it is read as an article file: "
+                "writing the output would overwrite it. Write the output outside the input folder "
+                "(or delete the file first if it is the output of an earlier run)"
+            )
 
 
 def _distributed(device: str) -> tuple[int, int, Any]:
@@ -199,7 +224,7 @@ def _label(tagger: Any, items: Iterable[tuple[int, Any]], chunk_size: int) -> It
         for index, item in items:
             pending.append((index, item))
             if isinstance(item, TextInput):
-                yield Document(item.id, item.text, roles=roles)
+                yield Document(item.id, item.text, roles=roles, meta={"source": item.where})
 
     for doc in tagger.pipe(documents(), chunk_size):
         while not isinstance(pending[0][1], TextInput):
@@ -224,31 +249,47 @@ def _counted(records: Iterable[tuple[int, Any]], bar: Any) -> Iterator[tuple[int
 
 # -- output -----------------------------------------------------------------------------------
 class _Sink:
-    """Writes documents and reports bad inputs, keeping the counts for the summary."""
+    """Writes documents and reports bad inputs and repeated ids, keeping the counts for the summary."""
 
     def __init__(self, writer: Any, bar_write: Any) -> None:
         self.writer = writer
         self.say = bar_write
         self.labelled = 0
         self.spans = 0
-        self.skipped: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # bad inputs by kind, hidden entries, repeated ids
+        self.first_seen: dict[str, str] = {}  # document id -> where it was first read
 
     def __call__(self, item: Any) -> None:
         from eventroles.models.sources import BadInput
 
         if isinstance(item, BadInput):
-            self.skipped[item.kind] += 1
-            if item.kind != "unsupported" or self.skipped[item.kind] <= MAX_UNSUPPORTED_SHOWN:
+            self.counts[item.kind] += 1
+            if item.kind == "hidden":
+                return  # .git, .DS_Store ...: counted in the summary, not listed
+            if item.kind != "unsupported" or self.counts[item.kind] <= MAX_UNSUPPORTED_SHOWN:
                 self.say(f"skipped {item}")
-            elif self.skipped[item.kind] == MAX_UNSUPPORTED_SHOWN + 1:
+            elif self.counts[item.kind] == MAX_UNSUPPORTED_SHOWN + 1:
                 self.say("skipped more files that are not .txt or .jsonl (counted in the summary)")
             return
+        where = str(item.meta.get("source", item.id))
+        if item.id not in self.first_seen:
+            self.first_seen[item.id] = where
+        else:
+            self.counts["repeated_id"] += 1
+            if self.counts["repeated_id"] <= MAX_UNSUPPORTED_SHOWN:
+                self.say(
+                    f"{where}: id {item.id!r} was already given to the document of {self.first_seen[item.id]}; "
+                    'labelled and written again (`eventroles evaluate --predictions` needs unique ids: give each '
+                    'document its own "id")'
+                )
+            elif self.counts["repeated_id"] == MAX_UNSUPPORTED_SHOWN + 1:
+                self.say("more documents repeat an earlier id (counted in the summary)")
         self.writer.write(item)
         self.labelled += 1
         self.spans += len(item.spans)
 
     def summary(self) -> tuple[int, int, Counter[str]]:
-        return self.labelled, self.spans, self.skipped
+        return self.labelled, self.spans, self.counts
 
 
 def _say(message: str) -> None:
@@ -264,6 +305,9 @@ def _open_output(stack: ExitStack, output: Path | None) -> TextIO:
         except (AttributeError, ValueError, OSError):
             pass
         return sys.stdout
+    blocking = next((p for p in output.parents if p.is_file()), None)
+    if blocking is not None:
+        raise UserError(f"{output}: cannot write the output: {blocking} is a file, not a folder")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         return stack.enter_context(output.open("w", encoding="utf-8", newline=""))
@@ -309,7 +353,7 @@ def _run_shard(
             if isinstance(item, BadInput):
                 row = {"i": index, "bad": [item.where, item.kind, item.message]}
             else:
-                row = {"i": index, "doc": doc_record(item)}
+                row = {"i": index, "doc": doc_record(item), "source": item.meta.get("source")}
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     state.wait_for_everyone()
     summary = _merge_parts([_part_path(output, r, world) for r in range(world)], tagger, fmt, output, model) if state.is_main_process else None
@@ -334,16 +378,28 @@ def _part_rows(handle: TextIO) -> Iterator[tuple[int, Any]]:
 
     for line in handle:
         row = json.loads(line)
-        yield row["i"], (BadInput(*row["bad"]) if "bad" in row else record_document(row["doc"]))
+        if "bad" in row:
+            yield row["i"], BadInput(*row["bad"])
+        else:
+            doc = record_document(row["doc"])
+            doc.meta["source"] = row.get("source") or doc.id
+            yield row["i"], doc
 
 
-def _summary_line(labelled: int, spans: int, skipped: Counter[str], world: int) -> str:
+def _summary_line(labelled: int, spans: int, counts: Counter[str], world: int) -> str:
+    """``labelled N documents (S spans), skipped K: why n, ...`` plus hidden entries and repeated ids."""
     from eventroles.models.sources import KINDS
 
+    notes = {"hidden": counts.get("hidden", 0), "repeated_id": counts.get("repeated_id", 0)}
+    skipped = Counter({kind: n for kind, n in counts.items() if kind not in notes and n})
     line = f"labelled {labelled} document{'s' if labelled != 1 else ''} ({spans} spans)"
     line += f", skipped {sum(skipped.values())}"
     if skipped:
         line += ": " + ", ".join(f"{KINDS.get(kind, kind)} {n}" for kind, n in sorted(skipped.items(), key=lambda kv: -kv[1]))
+    if notes["hidden"]:
+        line += f"; hidden files or folders not read: {notes['hidden']}"
+    if notes["repeated_id"]:
+        line += f"; labelled documents whose id repeats an earlier one: {notes['repeated_id']}"
     if world > 1:
         line += f" (in {world} processes)"
     if labelled == 0:
