@@ -165,6 +165,55 @@ def test_user_errors_exit_1_with_a_message(
     assert "Traceback" not in result.output
 
 
+def test_text_mismatch_names_the_file_and_which_text_is_which(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    squeezed = TEXT_A.replace("the town", "the  town")
+    changed = write(tmp_path / "changed.jsonl", [{"id": "a", "text": squeezed, "spans": []}])
+    result = run(runner, "-d", files["gold"], "-p", files["good"], "-p", changed)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    at = TEXT_A.index("the town") + 4
+    assert f"{changed} against {files['gold']}: the predicted text of document 'a' differs" in result.output
+    assert f"predicted {len(squeezed)} characters, gold {len(TEXT_A)}; first difference at character {at}" in result.output
+
+
+def test_prediction_lines_without_ids_are_said(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    anonymous = write(tmp_path / "anon.jsonl", [{"text": TEXT_A, "spans": []}, {"text": TEXT_B, "spans": []}])
+    refused = run(runner, "-d", files["gold"], "-p", anonymous)
+    assert refused.exit_code == 1 and '2 of its 2 lines have no "id"' in refused.output
+    half = write(tmp_path / "half.jsonl", [GOOD[0], {k: v for k, v in GOOD[1].items() if k != "id"}])
+    result = run(runner, "-d", files["gold"], "-p", half)
+    assert result.exit_code == 0, result.output
+    assert "half, as read: id missing file stem and line used: 1" in result.output
+    assert "missing predictions: 1; unknown predictions: 1" in result.output
+
+
+def test_repairs_of_the_readers_are_noted_under_the_tables(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    cut = span(TEXT_A, "Rebels", "attacker") | {"end": 3}  # "Reb": widened to the word "Rebels"
+    twice = span(TEXT_B, "Gunmen", "attacker")
+    rows = [{"id": "a", "text": TEXT_A, "spans": [cut]}, {"id": "b", "text": TEXT_B, "spans": [twice, twice]}]
+    repaired = write(tmp_path / "repaired.jsonl", rows)
+    result = run(runner, "-d", files["gold"], "-p", repaired)
+    assert result.exit_code == 0, result.output
+    note = next(line for line in result.output.splitlines() if "repaired, as read:" in line)
+    assert "snapped" in note and "duplicate" in note  # both were repaired without a word in the tables
+    gold_lines = [line for line in result.output.splitlines() if "gold " in line and "as read" in line]
+    assert gold_lines == []  # the gold file needed no repair, so no note
+
+
+def test_ceaf_and_errors_skip_roles_the_system_does_not_output(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    gold = [dict(GOLD[0], meta={"entities": {"attacker": [["rebels", "the rebels"]], "time": [["sunday"]]}})]
+    gold_file = write(tmp_path / "gold_roles.jsonl", gold)
+    system = [{"id": "a", "text": TEXT_A, "roles": ["attacker", "target", "location"], "spans": [span(TEXT_A, "Rebels", "attacker")]}]
+    pred = write(tmp_path / "no_time.jsonl", system)
+    out, errors = tmp_path / "r.json", tmp_path / "e.jsonl"
+    result = run(runner, "-d", gold_file, "-p", pred, "--json", out, "--errors", errors)
+    assert result.exit_code == 0, result.output
+    assert "not scored, the system does not output them: time" in result.output
+    scores = json.loads(out.read_text())["corpora"][str(gold_file)]["systems"]["no_time"]
+    assert "time" not in scores["ceaf"]["scores"] and scores["ceaf"]["scores"]["micro"]["recall"] == 1.0
+    rows = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert rows and all(r["role"] != "time" for r in rows)  # "Sunday" was listed as a miss
+
+
 @needs_shared
 def test_muc4_gold_as_predictions_beside_grit(runner: CliRunner, tmp_path: Path, monkeypatch) -> None:
     registry = pytest.importorskip("eventroles.data.registry")

@@ -114,8 +114,12 @@ def ceaf_ree(
     pred: Sequence[Document],
     *,
     label_to_role: Mapping[str, str] | None = None,
+    roles: Sequence[str] | None = None,
 ) -> dict[str, Any] | None:
     """CEAF-REE strict over the gold documents that carry ``meta["entities"]``; None if none do.
+
+    ``roles``: the roles the system outputs (as for ``score_corpus``); keys of other roles (a
+    native label counts as the role its gold spans carry) are not scored, and not counted as misses.
 
     Returns ``{"scores": {key: {precision, recall, f1, support (gold entities), predicted,
     correct}, ..., "micro", "macro"}, "key_space": "label" | "role", "comparable_with_published":
@@ -141,6 +145,9 @@ def ceaf_ree(
     key_set = {k for ents in entity_sets for k in ents}
     if not native:  # project-role keys: every role the documents annotate is scored
         key_set |= set().union(*(doc.roles for doc in docs))
+    if roles is not None:
+        role_of = {} if not native or mapping is not None else (dict(label_to_role) if label_to_role else _label_to_role(gold))
+        key_set = {k for k in key_set if role_of.get(k, k) in roles}
     keys = _ordered(key_set, first_seen)
 
     counts: dict[str, list[int]] = {k: [0, 0, 0] for k in keys}

@@ -120,19 +120,21 @@ def pair_documents(
         if guess is None:
             stats["missing_predictions"] += 1
         elif guess.text != doc.text:
-            raise ScoringError(_text_mismatch(doc, guess))
+            raise ScoringError(text_mismatch(doc, guess))
         pairs.append((doc, guess))
     return pairs
 
 
-def _text_mismatch(gold: Document, pred: Document) -> str:
+def text_mismatch(gold: Document, pred: Document) -> str:
+    """Why a predicted document cannot be scored against its gold one: where their texts part."""
     first = next(
         (i for i, (a, b) in enumerate(zip(gold.text, pred.text)) if a != b),
         min(len(gold.text), len(pred.text)),
     )
     return (
         f"the predicted text of document {gold.id!r} differs from the gold text "
-        f"(lengths {len(pred.text)} and {len(gold.text)}, first difference at character {first}); "
+        f"(predicted {len(pred.text)} characters, gold {len(gold.text)}; first difference at character {first}: "
+        f"predicted {pred.text[first:first + 20]!r}, gold {gold.text[first:first + 20]!r}); "
         "predictions must keep the original text so that character offsets mean the same thing"
     )
 

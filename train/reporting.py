@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from eventroles.data.document import Document
 from eventroles.data.roles import ROLES
 
-from .ceaf import PUBLISHED, ceaf_ree
+from .ceaf import CEAF_COUNT_KEYS, PUBLISHED, ceaf_ree
 from .metrics import score_corpus
 
 BLOCKS = (
@@ -38,6 +38,7 @@ NOTE_KEYS = (
     "unknown_predictions",
     "ignored_unannotated_role",
     "predicted_spans_snapped_to_words",
+    "predicted_duplicate_spans",
     "predicted_spans_without_words_dropped",
     "gold_bio_overlaps_dropped",
     "predicted_bio_overlaps_dropped",
@@ -67,11 +68,11 @@ def corpus_report(
         # A system is scored on the roles it outputs (its documents' ``roles``): a MUC-4 model
         # without location/time heads is not given zeros for MUC-4's silver location/time layer.
         # The roles left out are listed, never dropped silently.
-        outputs = set().union(*(doc.roles for doc in docs)) if docs else None
-        result = score_corpus(gold, docs, None if outputs is None else [r for r in ROLES if r in outputs])
-        result["roles_not_output"] = [r for r in ROLES if r in annotated and outputs is not None and r not in outputs]
+        scored_roles = output_roles(docs)
+        result = score_corpus(gold, docs, scored_roles)
+        result["roles_not_output"] = [r for r in ROLES if r in annotated and scored_roles is not None and r not in scored_roles]
         if ceaf:
-            scored = ceaf_ree(gold, docs)
+            scored = ceaf_ree(gold, docs, roles=scored_roles)
             if scored is not None:
                 result["ceaf"] = scored
         results[system] = result
@@ -82,6 +83,14 @@ def corpus_report(
     if published in PUBLISHED and any("ceaf" in r for r in results.values()):
         report["published"] = PUBLISHED[published]
     return report
+
+
+def output_roles(docs: Sequence[Document]) -> list[str] | None:
+    """The roles a system outputs (its documents' ``roles``, schema order); None for no documents."""
+    if not docs:
+        return None
+    outputs = set().union(*(doc.roles for doc in docs))
+    return [r for r in ROLES if r in outputs]
 
 
 def mean_std(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -182,7 +191,7 @@ def corpus_tables(report: Mapping[str, Any]) -> list[Table]:
     for key, title in BLOCKS:
         table = score_table(f"{name}: {title}", {s: r[key] for s, r in shown.items()})
         if key == "seqeval":
-            table.notes = _notes(report["systems"])
+            table.notes = _notes(report["systems"]) + _read_notes(report)
         tables.append(table)
     ceaf = {s: r["ceaf"] for s, r in shown.items() if "ceaf" in r}
     if ceaf:
@@ -192,6 +201,7 @@ def corpus_tables(report: Mapping[str, Any]) -> list[Table]:
         if published and comparable:
             blocks[published["column"]] = published["scores"]
         table = score_table(f"{name}: CEAF-REE strict (document-level role fillers)", blocks)
+        table.notes += _ceaf_notes({s: r for s, r in report["systems"].items() if "ceaf" in r})
         if published and comparable:
             table.notes.append(
                 f"{published['column']}: {published['system']} on the {published['split']} split, "
@@ -208,6 +218,29 @@ def corpus_tables(report: Mapping[str, Any]) -> list[Table]:
 
 def _plain(value: Any) -> Any:
     return value if not isinstance(value, list) else all(value)
+
+
+def _read_notes(report: Mapping[str, Any]) -> list[str]:
+    """What the readers repaired or dropped in the gold corpus and in each prediction file."""
+    notes = []
+    sources = [(f"gold {report['corpus']}", report.get("gold_read_report"))]
+    sources += list((report.get("prediction_read_reports") or {}).items())
+    for who, read in sources:
+        counts = (read or {}).get("adjusted_or_dropped") or {}
+        if counts:
+            listed = "; ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in counts.items())
+            notes.append(f"{who}, as read: {listed} (examples in --json)")
+    return notes
+
+
+def _ceaf_notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """CEAF-REE's non-zero counts (strings dropped or merged, documents missing), per system."""
+    notes = []
+    for system, result in systems.items():
+        counts = [f"{k.replace('_', ' ')}: {result['ceaf'][k]}" for k in CEAF_COUNT_KEYS if result["ceaf"].get(k)]
+        if counts:
+            notes.append(f"{system}: " + "; ".join(counts))
+    return notes
 
 
 def _notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:

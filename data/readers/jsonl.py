@@ -77,6 +77,8 @@ def parse_document(
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")
     doc_id = obj.get("id", f"{Path(path).stem}:{line}")
+    if "id" not in obj:  # said, because predictions are matched to gold documents by id
+        report.add("id_missing_file_stem_and_line_used", f"{path}, line {line}: {doc_id!r}")
     if not isinstance(doc_id, (str, int)):
         raise fail("must be a string", field="id")
     doc_id = str(doc_id)

@@ -16,8 +16,8 @@ from eventroles.data.document import Document
 from eventroles.data.problems import ReadReport
 from eventroles.data.registry import load_corpus, parse_spec
 from eventroles.data.readers.jsonl import read_jsonl_file
-from eventroles.train.metrics import ScoringError, error_examples
-from eventroles.train.reporting import corpus_report, to_markdown, to_text, write_errors
+from eventroles.train.metrics import ScoringError, error_examples, text_mismatch
+from eventroles.train.reporting import corpus_report, output_roles, to_markdown, to_text, write_errors
 
 from ._util import UserError, echo, register_user_error, user_errors, write_json
 
@@ -116,7 +116,8 @@ def evaluate(
             report["corpora"][spec] = corpus
             if errors is not None:
                 for system, docs in systems.items():
-                    error_rows += [{"corpus": spec, "system": system, **row} for row in error_examples(gold, docs)]
+                    found = error_examples(gold, docs, output_roles(docs))
+                    error_rows += [{"corpus": spec, "system": system, **row} for row in found]
 
         if errors is not None:
             count = write_errors(errors, error_rows)
@@ -179,13 +180,21 @@ def _shares_ids(docs: list[Document], gold: list[Document]) -> bool:
 def _check_files_match(
     files: dict[Path, tuple[list[Document], ReadReport]], golds: dict[str, tuple[list[Document], ReadReport]]
 ) -> None:
-    """A non-empty prediction file must share document ids with at least one gold corpus."""
-    for path, (docs, _) in files.items():
+    """A non-empty prediction file must share document ids with at least one gold corpus, and
+    keep the gold text of every document it shares (offsets index that text)."""
+    for path, (docs, read_report) in files.items():
         if docs and not any(_shares_ids(docs, gold) for gold, _ in golds.values()):
+            unnamed = read_report.counts.get("id_missing_file_stem_and_line_used", 0)
+            hint = f' ({unnamed} of its {len(docs)} lines have no "id": give each the id of its gold document)' if unnamed else ""
             raise UserError(
                 f"{path}: none of its document ids is in {', '.join(golds)}; predictions are "
-                "matched to the gold documents by id"
+                f"matched to the gold documents by id{hint}"
             )
+        for spec, (gold, _) in golds.items():
+            by_id = {doc.id: doc for doc in gold}
+            for doc in docs:
+                if doc.id in by_id and doc.text != by_id[doc.id].text:
+                    raise UserError(f"{path} against {spec}: {text_mismatch(by_id[doc.id], doc)}")
 
 
 
