@@ -168,6 +168,28 @@ def test_set_results_are_validated_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("training.epoch=2", "training.epoch: unknown key (misspelt?) (from --set 'training.epoch=2', not the file)"),
+        ("training.epochs=abc", "training.epochs: Input should be a valid number"),
+        ("training.batch_size=2.5", "training.batch_size: "),
+    ],
+)
+def test_a_bad_set_is_named_as_the_set_not_the_file(tmp_path: Path, override: str, line: str) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  epochs: 3\n", [override])
+    assert line in message and f"(from --set {override!r}, not the file)" in message
+    from_file = _error(tmp_path, MINIMAL + "training:\n  epoch: 3\n", ["training.seed=5"])
+    assert "training.epoch: unknown key (misspelt?)" in from_file and "--set" not in from_file
+
+
+@pytest.mark.parametrize("device", ["gpu", "mps", "bogus", "cuda:x"])
+def test_an_unknown_training_device_is_refused(tmp_path: Path, device: str) -> None:
+    message = _error(tmp_path, MINIMAL + f"training:\n  device: '{device}'\n")
+    assert "training.device" in message  # it was trained on the CPU without a word
+    assert load_config(_write(tmp_path, MINIMAL + "training:\n  device: cuda:1\n")).training.device == "cuda:1"
+
+
+@pytest.mark.parametrize(
     ("override", "fragment"),
     [
         ("training.epochs", "expected section.key=value"),
@@ -177,6 +199,8 @@ def test_set_results_are_validated_too(tmp_path: Path) -> None:
         ("data.corpora.first=2", "not an index"),
         ("training.epochs.max=2", "not a section"),
         ("training.epochs=[1", "not valid YAML"),
+        ("=3", "an empty key"),
+        ("training..epochs=3", "an empty key"),
     ],
 )
 def test_bad_overrides_are_config_errors(tmp_path: Path, override: str, fragment: str) -> None:

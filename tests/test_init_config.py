@@ -34,3 +34,10 @@ def test_an_existing_file_is_kept_without_force(tmp_path: Path, runner: CliRunne
     result = runner.invoke(app, ["init-config", str(path)])
     assert result.exit_code == 1 and "--force" in result.output
     assert path.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_an_unregistered_corpus_points_at_path(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "my.yaml"
+    result = runner.invoke(app, ["init-config", str(path), "-c", "my_articles"])
+    assert result.exit_code == 1 and "--corpus my_articles: not a registered corpus" in result.output
+    assert "- path: FOLDER" in result.output and not path.exists()

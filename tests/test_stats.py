@@ -124,3 +124,14 @@ def test_data_stats_command_on_the_bundled_corpus() -> None:
     assert lines[1].startswith("  spans: attacker ")
     shape_lines = [line for line in lines if line.startswith("  ") and " spans: " in line and "start with a/an/the" in line]
     assert [line.split()[0] for line in shape_lines] == ["attacker", "target", "location", "time", "weapon"]
+
+
+def test_data_stats_refuses_a_split_of_a_single_file(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"id": "a", "text": "Rebels attacked.", "spans": []}\n', encoding="utf-8")
+    result = CliRunner().invoke(data_app, ["stats", str(path), "--split", "dev", "--tokenizer", "none"])
+    assert result.exit_code == 1 and "--split is for registered corpora" in result.output  # was ignored

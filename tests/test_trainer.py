@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from eventroles.train.config import load_config
@@ -182,3 +184,52 @@ def test_a_previous_model_folder_or_an_empty_one_is_trained_into(tmp_path: Path)
     first = train(load_config(SMOKE, [f"output.dir={output}"]), **quiet)
     again = train(load_config(SMOKE, [f"output.dir={output}", "training.seed=5"]), **quiet)
     assert Path(first.model_dir) == Path(again.model_dir) == output and (output / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.precision=fp16", "training.precision fp16 needs a GPU"),
+        ("training.device=cuda", "training.device cuda: this machine has"),
+    ],
+)
+def test_a_device_or_precision_this_machine_lacks_is_one_clear_error(tmp_path: Path, runner, override: str, message: str) -> None:
+    from eventroles.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: fp16 and cuda are valid here")
+    result = runner.invoke(app, ["train", str(SMOKE), "--set", f"output.dir={tmp_path / 'model'}", "--set", override, "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"error: {message}" in result.output and not (tmp_path / "model").exists()
+
+
+def test_training_texts_that_give_no_windows_are_one_clear_error(tmp_path: Path, runner) -> None:
+    from eventroles.cli import app
+
+    corpus = tmp_path / "mine"
+    corpus.mkdir()
+    for split in ("train", "dev"):
+        (corpus / f"{split}.jsonl").write_text('{"id": "a", "text": "", "spans": []}\n', encoding="utf-8")
+    config = tmp_path / "mine.yaml"
+    config.write_text(SMOKE.read_text().replace("../tests/fixtures/smoke", str(corpus)), encoding="utf-8")
+    result = runner.invoke(app, ["train", str(config), "--set", f"output.dir={tmp_path / 'model'}", "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: nothing to train on" in result.output and "1 training documents, 0 with text" in result.output
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "no-dev"])
+def test_a_corpus_path_that_is_not_a_corpus_folder_is_named(tmp_path: Path, runner, kind: str) -> None:
+    from eventroles.cli import app
+
+    corpus = tmp_path / "mine"
+    if kind == "file":
+        corpus.write_text("{}\n")
+    elif kind == "no-dev":
+        corpus.mkdir()
+        shutil.copy(FIXTURES / "smoke" / "train.jsonl", corpus / "train.jsonl")
+    config = tmp_path / "mine.yaml"
+    config.write_text(SMOKE.read_text().replace("../tests/fixtures/smoke", str(corpus)), encoding="utf-8")
+    result = runner.invoke(app, ["train", str(config), "--set", f"output.dir={tmp_path / 'model'}", "--no-progress"])
+    assert result.exit_code == 1 and f"data.corpora path {corpus}: " in result.output
+    expected = {"missing": "no such folder", "file": "a file, not a folder", "no-dev": "the folder has no dev.jsonl"}
+    assert expected[kind] in result.output

@@ -8,7 +8,7 @@ any value from the command line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -136,7 +136,9 @@ class TrainingConfig(Section):
     checkpoint_every: int | None = Field(None, ge=1, description="optimizer steps between resumable checkpoints")
     early_stopping: int | None = Field(None, ge=1, description="stop after this many evaluations without improvement")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    device: str = "auto"
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (a CUDA GPU when there is one, else the CPU), cpu, cuda or cuda:N"
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     span_weight: float = Field(
         1.0, gt=0, description="loss weight of B/I cells against O cells; raise it where spans are rare (MUC-4)"
@@ -177,13 +179,19 @@ class Config(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
-def _format_errors(error: ValidationError, source: str) -> str:
+def _format_errors(error: ValidationError, source: str, overrides: Sequence[str] = ()) -> str:
+    """One line per invalid key; a key or value that came from ``--set`` says so."""
+    set_paths = [(parse_override(text)[0], text) for text in overrides]
     lines = [f"{source}: invalid config"]
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
+        loc = [str(part) for part in item["loc"]]
+        path = ".".join(loc) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (misspelt?)"
+        given = [text for keys, text in set_paths if loc[: len(keys)] == keys]
+        if given:
+            message += f" (from --set {given[-1]!r}, not the file)"
         lines.append(f"  {path}: {message}")
     return "\n".join(lines)
 
@@ -192,6 +200,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     key, _, raw = text.partition("=")
+    if any(not part.strip() for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected section.key=value (an empty key)")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as error:
@@ -223,13 +233,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def config_from_dict(data: Any, source: str = "<config>") -> Config:
+def config_from_dict(data: Any, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
+    """A validated ``Config``; ``overrides`` (the ``--set`` texts applied) are named in errors."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a config must be a YAML mapping with sections model, data, training, output")
     try:
         return Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, source)) from None
+        raise ConfigError(_format_errors(error, source, overrides)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
@@ -246,7 +257,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not isinstance(data, dict):
         config_from_dict(data, str(path))  # raises: a config must be a mapping
     data = apply_overrides(data, overrides or [])
-    config = config_from_dict(data, str(path))
+    config = config_from_dict(data, str(path), overrides or [])
     for corpus in config.data.corpora:
         if corpus.path is not None and not corpus.path.is_absolute():
             candidate = (path.parent / corpus.path).resolve()

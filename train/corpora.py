@@ -42,8 +42,13 @@ def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:
 def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Document]:
     if corpus.path is not None:
         path = corpus.path / f"{split}.jsonl"
+        where = f"data.corpora path {corpus.path}"
+        if not corpus.path.exists():
+            raise CorpusNotFoundError(f"{where}: no such folder (relative paths are read from the config's folder)")
+        if not corpus.path.is_dir():
+            raise CorpusNotFoundError(f"{where}: a file, not a folder; a corpus folder holds train.jsonl, dev.jsonl (and test.jsonl)")
         if not path.is_file():
-            raise CorpusNotFoundError(f"corpus folder {corpus.path} has no {split}.jsonl")
+            raise CorpusNotFoundError(f"{where}: the folder has no {split}.jsonl (split {split!r} of the config)")
         return read_jsonl_file(path, report, corpus=corpus.label)
     docs, split_report = load_corpus(f"{corpus.name}:{split}")
     report.merge(split_report)

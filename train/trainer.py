@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from eventroles.data.features import Window, build_windows, collate, special_ids
+from eventroles.data.problems import CorpusError
 from eventroles.data.tags import TagSet
 from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
@@ -83,8 +84,16 @@ class TrainResult:
 
 
 def training_device(device: str) -> torch.device:
-    """``training.device`` made concrete: a CUDA GPU when asked for (or "auto") and present, else the CPU."""
-    return torch.device("cuda" if (device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu")
+    """``training.device`` made concrete: "auto" is a CUDA GPU when there is one, else the CPU; a GPU
+    asked for by name must be there (training on the CPU instead would take hours unannounced)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            found = f"{torch.cuda.device_count()} CUDA GPU(s)" if torch.cuda.is_available() else "no CUDA GPU"
+            raise ConfigError(f"training.device {device}: this machine has {found}; use auto or cpu")
+    return torch.device(device)
 
 
 def training_precision(precision: str, device: torch.device) -> str:
@@ -94,7 +103,7 @@ def training_precision(precision: str, device: torch.device) -> str:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return "bf16" if cpu_has_bf16_units() else "no"
     if precision == "fp16" and device.type == "cpu":
-        raise ValueError("training.precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
+        raise ConfigError("training.precision fp16 needs a GPU; use auto, bf16 or fp32 on the CPU")
     return {"fp32": "no"}.get(precision, precision)
 
 
@@ -168,6 +177,8 @@ class Trainer:
         if training.threads:
             torch.set_num_threads(training.threads)
         device = training_device(training.device)
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # accelerate places a single process on the current GPU
         self.mixed_precision = training_precision(training.precision, device)
         self.accelerator = Accelerator(
             cpu=device.type == "cpu", mixed_precision=self.mixed_precision, step_scheduler_with_optimizer=False
@@ -188,7 +199,11 @@ class Trainer:
                 max_length=training.max_length, stride=training.stride, source=source, report=corpus.report,
             )
         if not self.windows:
-            raise ValueError("no training windows: the training splits are empty")
+            read = "; ".join(
+                f"{c.label}: {len(c.train)} training documents, {sum(bool(d.text.strip()) for d in c.train)} with text"
+                for c in self.corpora
+            )
+            raise CorpusError(f"nothing to train on: the training splits give no windows ({read})")
         self.pad_id = special_ids(self.tokenizer)[2]
         model = self._new_model(warm_start)
         self.weights = [c.weight for c in self.corpora]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ._util import echo, user_errors, write_json
+from ._util import UserError, echo, user_errors, write_json
 
 app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_args_is_help=True)
 
@@ -47,6 +47,8 @@ def stats(
 
             tok = load_tokenizer(tokenizer)
         if corpus.endswith(".jsonl"):
+            if split:
+                raise UserError(f"--split is for registered corpora; {corpus} is one file, read whole")
             specs = [corpus]
         else:
             splits = split or list(get_corpus(corpus).splits)

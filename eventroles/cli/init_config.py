@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._util import echo, user_errors
+from ._util import UserError, echo, user_errors
 
 TEMPLATE = """\
 # eventroles training config. Every key is checked before training starts: a misspelt key
@@ -73,6 +73,14 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             if path.exists() and not force:
                 raise FileExistsError(f"{path} exists; use --force to overwrite it")
+            from eventroles.data.registry import CORPORA
+
+            unknown = [name for name in corpus if name not in CORPORA]
+            if unknown:
+                raise UserError(
+                    f"--corpus {unknown[0]}: not a registered corpus (registered: {', '.join(CORPORA)}); "
+                    "your own folder of train.jsonl and dev.jsonl goes into the written config as `- path: FOLDER`"
+                )
             text = render(corpus, output)
             config_from_dict(yaml.safe_load(text), str(path))
             path.parent.mkdir(parents=True, exist_ok=True)
