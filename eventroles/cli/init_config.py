@@ -35,7 +35,7 @@ training:
   eval_every: null          # optimizer steps between dev evaluations (null: once per epoch)
   checkpoint_every: 200     # steps between resumable checkpoints (`eventroles train --resume`)
   early_stopping: 3         # evaluations without improvement before stopping (null: never)
-  precision: auto           # auto: bf16 on hardware with bf16 units, else fp32
+  precision: auto           # auto: bf16 on hardware with bf16 units, else fp32 (CPU) or fp16 (GPU)
   span_weight: 1.0          # loss weight of span (B/I) cells against O; raise it where spans are rare
   weight_average: null      # e.g. 0.995: keep a moving average of the weights (helped WikiEvents, not MUC-4)
   selection_metric: seqeval # seqeval | ceaf (document-level fillers; needs gold entities, as MUC-4 has)
