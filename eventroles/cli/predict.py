@@ -292,12 +292,6 @@ class _Sink:
         return self.labelled, self.spans, self.counts
 
 
-def _say(message: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(message, file=sys.stderr)
-
-
 def _open_output(stack: ExitStack, output: Path | None) -> TextIO:
     if output is None or str(output) == "-":
         try:  # JSON lines and the page are UTF-8 whatever the terminal's locale
@@ -325,9 +319,11 @@ def _writer(fmt: str, handle: TextIO, tagger: Any, model: Path) -> Any:
 def _write_all(
     records: Iterable[tuple[int, Any]], tagger: Any, fmt: str, output: Path | None, model: Path
 ) -> tuple[int, int, Counter[str]]:
+    from eventroles.train.progress import beside_bars
+
     with ExitStack() as stack:
         writer = _writer(fmt, _open_output(stack, output), tagger, model)
-        sink = _Sink(writer, _say)
+        sink = _Sink(writer, beside_bars(lambda message: echo(message, err=True)))
         writer.begin()
         for _, item in records:
             sink(item)
