@@ -235,3 +235,11 @@ def test_config_to_yaml_round_trips(tmp_path: Path) -> None:
     again = config_from_dict(yaml.safe_load(config_to_yaml(config)))
     assert again == config
     assert again.model.tagset().tags == ("PerpInd", "Target")
+
+
+def test_the_run_folder_of_a_model_in_the_current_folder_has_a_name(tmp_path: Path, monkeypatch) -> None:
+    from eventroles.train.config import OutputConfig
+
+    monkeypatch.chdir(tmp_path)
+    assert OutputConfig(dir=Path(".")).resolved_run_dir() == tmp_path.parent / f"{tmp_path.name}.run"  # was a ValueError
+    assert OutputConfig(dir=Path("out/model")).resolved_run_dir() == Path("out/model.run")

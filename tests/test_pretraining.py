@@ -5,6 +5,7 @@ Mechanics on a tiny random BERT saved as a local backbone folder; never the hub.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +99,9 @@ def test_pretrain_writes_a_backbone_that_training_can_load(
     settings = PretrainSettings(epochs=20, learning_rate=2e-3, batch_size=4, max_length=32, seed=3)
     result = pretrain(smoke_config(tmp_path, tiny_backbone), out, settings, progress=False)
     assert result.steps > 0 and result.last_loss < result.first_loss  # it learnt something
-    assert sorted(p.name for p in out.iterdir()) >= ["config.json", "model.safetensors", "tokenizer.json"]
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json", "eventroles_pretrain.json"}
     assert [p.name for p in tmp_path.iterdir() if "adapted" in p.name] == ["adapted"]  # no staging folder left
+    assert json.loads((out / "eventroles_pretrain.json").read_text())["steps"] == result.steps  # its own mark
     saved = json.loads((out / "config.json").read_text())
     assert saved["attention_probs_dropout_prob"] == 0.1  # the checkpoint's own, not pretraining's 0
     before, after = load_file(tiny_backbone / "model.safetensors"), load_file(out / "model.safetensors")
@@ -110,6 +112,8 @@ def test_pretrain_writes_a_backbone_that_training_can_load(
     assert "initialised at random" not in caplog.text  # every encoder weight came from the folder
     assert np.isclose(float(model.embeddings.word_embeddings.weight.detach()[7, 0]),
                       float(after["embeddings.word_embeddings.weight"][7, 0]))
+    again = pretrain(smoke_config(tmp_path, tiny_backbone), out, PretrainSettings(epochs=1, max_length=32), progress=False)
+    assert again.steps < result.steps and json.loads((out / "eventroles_pretrain.json").read_text())["steps"] == again.steps
 
 
 def test_cli_writes_the_backbone_and_its_numbers(tmp_path: Path, tiny_backbone: Path, runner: CliRunner) -> None:
@@ -148,3 +152,8 @@ def test_an_output_that_is_not_a_backbone_folder_is_refused_before_training(
     assert (precious / "note.txt").read_text() == "keep me"
     with pytest.raises(FileExistsError, match="the backbone being pretrained"):
         pretrain(smoke_config(tmp_path, tiny_backbone), tiny_backbone, PretrainSettings(epochs=1), progress=False)
+    downloaded = tmp_path / "other-backbone"  # a backbone folder pretrain did not write: not replaced
+    shutil.copytree(tiny_backbone, downloaded)
+    with pytest.raises(FileExistsError, match="did not write"):
+        pretrain(smoke_config(tmp_path, tiny_backbone), downloaded, PretrainSettings(epochs=1), progress=False)
+    assert sorted(p.name for p in downloaded.iterdir()) == sorted(p.name for p in tiny_backbone.iterdir())

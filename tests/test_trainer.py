@@ -41,6 +41,53 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Pa
         assert (a[name] - b[name]).abs().max().item() < 1e-6, name
 
 
+def test_an_interrupted_checkpoint_is_kept_and_resumed_only_by_its_own_config(tmp_path: Path) -> None:
+    from eventroles.train.checkpoints import find_checkpoint
+    from eventroles.train.config import ConfigError
+
+    config = smoke_config(tmp_path / "model")
+    with pytest.raises(TrainingInterrupted):
+        train(config, stop_after_steps=20, **QUIET)
+    run_dir = config.output.resolved_run_dir()
+    with pytest.raises(ConfigError, match="continue it with --resume"):  # was deleted by the fresh run
+        train(config, **QUIET)
+    assert find_checkpoint(run_dir) is not None
+    changed = smoke_config(tmp_path / "model", "training.learning_rate=0.01", "training.batch_size=4")
+    with pytest.raises(ConfigError) as refused:  # would have mixed two runs without a word
+        train(changed, resume=True, **QUIET)
+    assert "training.learning_rate: 0.003 when started, now 0.01" in str(refused.value)
+    assert "training.batch_size: 8 when started, now 4" in str(refused.value)
+    harmless = smoke_config(tmp_path / "model", "training.threads=2")
+    result = train(harmless, resume=True, **QUIET)
+    assert result.model_dir.is_dir() and find_checkpoint(run_dir) is None  # a finished run leaves none behind
+    again = train(config, **QUIET)  # so the next fresh run into the same folder just trains
+    assert again.state.step == result.state.step
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_same_model(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from eventroles.train.trainer import TrainingStopped
+
+    full = train(smoke_config(tmp_path / "full"), **QUIET)
+    config = smoke_config(tmp_path / "stopped")
+
+    def log(message: str) -> None:  # Ctrl-C while the first evaluation is being reported
+        if message.startswith("step 15:"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingStopped, match=r"SIGINT at step 15 of \d+: checkpoint saved .* --resume"):
+        train(config, progress=False, log=log)
+    assert not (tmp_path / "stopped").exists()
+    resumed = train(config, resume=True, **QUIET)
+    assert resumed.state.history == full.state.history
+    a = load_file(str(full.model_dir / "model.safetensors"))
+    b = load_file(str(resumed.model_dir / "model.safetensors"))
+    assert all((a[k] - b[k]).abs().max().item() < 1e-6 for k in a)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
 def test_same_seed_gives_same_model_and_other_seed_does_not(tmp_path: Path) -> None:
     short = ["training.epochs=3", "training.checkpoint_every=null"]
     first = train(smoke_config(tmp_path / "a", *short), **QUIET)

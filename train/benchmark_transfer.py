@@ -27,6 +27,7 @@ from eventroles.data.document import Document
 from .config import Config, CorpusConfig
 from .corpora import has_split, load_split
 from .metrics import score_corpus
+from .checkpoints import discard, find_checkpoint
 from .trainer import Trainer
 
 TARGET_RATIO = 0.60
@@ -176,15 +177,19 @@ def _train_and_score(
         log(f"reusing {out}: a finished model trained with this very config")
         stats, trained, dev_documents = finished
     else:
+        run_dir = run_config.output.resolved_run_dir()
+        if not reuse:
+            discard(run_dir)  # --retrain: an interrupted run of this model starts over too
+        elif find_checkpoint(run_dir) is not None:
+            log(f"resuming the interrupted run in {run_dir}")
         trainer = Trainer(run_config, progress=progress, log=log)
-        result = trainer.train()
+        result = trainer.train(resume=find_checkpoint(run_dir) is not None)
         stats = result.stats
         trained = set().union(*(d.roles for c in trainer.corpora for d in c.train))
         dev_documents = sum(len(c.dev) for c in trainer.corpora)
         del trainer
-    # a reused model may come from another machine (a GPU): run it where this run trains
-    device, precision = ("auto", "auto") if finished is not None else (stats["device"], stats["precision"])
-    tagger = Tagger.load(out, device=device, precision=precision)
+    # reused or fresh, a model is scored as the config runs it (a reused one may come from a GPU)
+    tagger = Tagger.load(out, device=config.training.device, precision=config.training.precision)
     scores = {label: score_corpus(gold, tagger.predict_documents([doc.blank() for doc in gold]), roles)
               for label, gold in tests.items()}
     return {

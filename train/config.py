@@ -169,7 +169,8 @@ class OutputConfig(Section):
     run_dir: Path | None = Field(None, description="checkpoints and logs (default: <dir>.run)")
 
     def resolved_run_dir(self) -> Path:
-        return self.run_dir or self.dir.with_name(self.dir.name + ".run")
+        model_dir = self.dir if self.dir.name not in ("", ".", "..") else self.dir.resolve()
+        return self.run_dir or model_dir.with_name(model_dir.name + ".run")
 
 
 class Config(Section):

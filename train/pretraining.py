@@ -14,6 +14,7 @@ tokenizer files) to name as ``model.backbone`` in a training config. The masked-
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -128,13 +129,20 @@ def masked_lm_loss(model: Any, inputs: torch.Tensor, attention: torch.Tensor, la
     return torch.nn.functional.cross_entropy(logits.float(), labels[scored])
 
 
+PRETRAINED_MARK = "eventroles_pretrain.json"  # written into every folder `eventroles pretrain` makes
+
+
 def check_output(output: Path, source: str) -> None:
     """Refuse, before any training, an output that would destroy something: the backbone being
-    read, or an existing folder that is not a backbone (a previous run's folder is replaced)."""
+    read, or an existing folder that `eventroles pretrain` did not write (a downloaded model, a
+    backbone other configs use, a folder of the user's). A previous pretraining's folder, or an
+    empty folder, is replaced."""
     if output.exists() and Path(source).exists() and output.resolve() == Path(source).resolve():
         raise FileExistsError(f"{output} is the backbone being pretrained; write the new one elsewhere")
-    if output.exists() and not (output.is_dir() and (output / "config.json").is_file()):
-        raise FileExistsError(f"{output} exists and is not a backbone folder; choose a new --output")
+    empty = output.is_dir() and not any(output.iterdir())
+    if output.exists() and not empty and not (output.is_dir() and (output / PRETRAINED_MARK).is_file()):
+        kind = "a backbone folder that eventroles pretrain did not write" if (output / "config.json").is_file() else "not a backbone folder"
+        raise FileExistsError(f"{output} exists and is {kind}; choose a new --output (it would be replaced)")
 
 
 def pretrain(
@@ -248,6 +256,8 @@ def pretrain(
         with quiet_transformers():  # no "Writing model shards" bar, also under --no-progress
             base.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        mark = {"source": str(source), "corpora": [c.label for c in config.data.corpora], "steps": total}
+        (staging / PRETRAINED_MARK).write_text(json.dumps(mark, indent=1))
 
     replace_folder(output, write)
     window = max(1, min(50, len(losses) // 4))

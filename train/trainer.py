@@ -8,15 +8,18 @@ epoch), so ``resume=True`` continues exactly where an interrupted run stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import resource
 import shutil
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -33,14 +36,14 @@ from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
+from .checkpoints import (
+    AVERAGE_FILE, BEST_DEV, BEST_WEIGHTS, CONFIG_FILE, STATE_FILE, check_resumable, checkpoint_step, config_record,
+    discard, find_checkpoint, staging_folder, swap_in, write_atomically,
+)
 from .config import Config, ConfigError, OutputConfig
 from .corpora import LoadedCorpus, load_corpora
 from .progress import beside_bars
 
-STATE_FILE = "trainer_state.json"
-AVERAGE_FILE = "weight_average.safetensors"
-CHECKPOINT = "checkpoint"
-BEST_WEIGHTS = "best.safetensors"
 
 
 def check_outputs(output: OutputConfig) -> None:
@@ -61,6 +64,27 @@ class TrainingInterrupted(Exception):
     """Raised by ``stop_after_steps`` to simulate a crash (used by the resume test)."""
 
 
+class TrainingStopped(Exception):
+    """Ctrl-C or SIGTERM: the run saved a checkpoint at the step it was in and stopped."""
+
+
+def check_run_folder(config: Config, resume: bool) -> None:
+    """Before any setup: ``--resume`` needs a checkpoint; a fresh run must not throw one away."""
+    run_dir = config.output.resolved_run_dir()
+    found = find_checkpoint(run_dir)
+    model_meta = Path(config.output.dir) / META
+    if not resume and found is not None and model_meta.is_file() and model_meta.stat().st_mtime >= (found / STATE_FILE).stat().st_mtime:
+        discard(run_dir)  # the checkpoint of a run that finished (runs before this version kept it)
+        found = None
+    if resume and found is None:
+        raise ConfigError(f"--resume: no checkpoint in {run_dir}; start the run without --resume")
+    if not resume and found is not None:
+        raise ConfigError(
+            f"{run_dir}: an interrupted run left a checkpoint here (step {checkpoint_step(found)}); "
+            f"continue it with --resume, or delete {run_dir} to start over"
+        )
+
+
 @dataclass
 class TrainerState:
     step: int = 0
@@ -69,6 +93,7 @@ class TrainerState:
     best_score: float = -1.0
     best_step: int = 0
     evals_without_improvement: int = 0
+    stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     train_subwords: int = 0
     train_seconds: float = 0.0
@@ -266,22 +291,26 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _save_checkpoint(self, state: TrainerState) -> None:
-        self.accelerator.wait_for_everyone()
-        staging = self.run_dir / (CHECKPOINT + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        self.accelerator.save_state(str(staging), safe_serialization=True)
-        if self.accelerator.is_main_process:
-            (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))
+        acc = self.accelerator
+        staging = staging_folder(self.run_dir)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(staging), safe_serialization=True)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            (staging / CONFIG_FILE).write_text(json.dumps(config_record(self.config, acc.num_processes), indent=1))
             if self.average is not None:
                 self.average.save(staging / AVERAGE_FILE)
-            final = self.run_dir / CHECKPOINT
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(staging, final)
+            (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))  # last: complete
+            swap_in(self.run_dir)
+        acc.wait_for_everyone()
 
     def _load_checkpoint(self) -> TrainerState:
-        folder = self.run_dir / CHECKPOINT
-        if not (folder / STATE_FILE).is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint in {folder}; start the run without --resume")
+        folder = find_checkpoint(self.run_dir)
+        if folder is None:
+            raise ConfigError(f"--resume: no checkpoint in {self.run_dir}; start the run without --resume")
         self.accelerator.load_state(str(folder))
         if self.average is not None:
             self.average.load(folder / AVERAGE_FILE)
@@ -341,17 +370,18 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, resume: bool = False) -> TrainResult:
-        from safetensors.torch import load_file, save_file
+        from safetensors.torch import load_file
         from tqdm.auto import tqdm
 
         check_outputs(self.config.output)  # before minutes of setup and training, not after
+        check_run_folder(self.config, resume)
+        if resume:  # WORLD_SIZE: set by accelerate launch and torchrun, before accelerate is set up here
+            check_resumable(find_checkpoint(self.run_dir), self.config, int(os.environ.get("WORLD_SIZE", "1")))  # type: ignore[arg-type]
         self._setup()
         cfg = self.config.training
         acc = self.accelerator
         self.run_dir.mkdir(parents=True, exist_ok=True)
         state = self._load_checkpoint() if resume else TrainerState()
-        if not resume:
-            shutil.rmtree(self.run_dir / CHECKPOINT, ignore_errors=True)
         if resume and (self.run_dir / BEST_WEIGHTS).is_file():
             best_state = load_file(str(self.run_dir / BEST_WEIGHTS))
         else:
@@ -366,10 +396,45 @@ class Trainer:
                    desc="train", unit="step", dynamic_ncols=True)
         self.model.train()
         group = cfg.gradient_accumulation * acc.num_processes
-        while state.step < self.total_steps:
+        with self._stop_on_signals():
+            self._loop(state, best_state, bar, eval_every, group)
+        bar.close()
+        return self._finish(state, self._best_state)
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """Ctrl-C or SIGTERM (timeout, docker stop, a batch scheduler) ends the current step, saves a
+        checkpoint and stops with the --resume hint; a second Ctrl-C stops at once. One process only:
+        under a launcher the processes could stop at different steps and wait for each other."""
+        self._stop_signal: str | None = None
+        if self.accelerator.num_processes > 1 or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt
+            self._stop_signal = signal.Signals(signum).name
+            self.log(f"{self._stop_signal}: stopping after this step and saving a checkpoint (again to stop at once)")
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _loop(self, state: TrainerState, best_state: Any, bar: Any, eval_every: int, group: int) -> None:
+        """The optimizer steps from ``state`` on; the best weights so far end in ``self._best_state``."""
+        from safetensors.torch import save_file
+
+        cfg = self.config.training
+        acc = self.accelerator
+        self._best_state = best_state
+        while state.step < self.total_steps and not state.stopped_early:
             batches = self._epoch_batches(state.epoch)
             steps = [batches[i : i + group] for i in range(0, len(batches), group)]
-            while state.step_in_epoch < len(steps) and state.step < self.total_steps:
+            while state.step_in_epoch < len(steps) and state.step < self.total_steps and not state.stopped_early:
                 started = time.perf_counter()
                 mine = steps[state.step_in_epoch][acc.process_index :: acc.num_processes]
                 loss_value, subwords = self._optimizer_step(mine)
@@ -385,7 +450,7 @@ class Trainer:
                         model = acc.unwrap_model(self.model)
                         improved = result["score"] > state.best_score
                         if improved:
-                            best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+                            self._best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
                     state.history.append({"step": state.step, "score": result["score"], "loss": loss_value,
                                           **{f"{name}_micro_f1": r["seqeval"]["micro"]["f1"] for name, r in result["corpora"].items()}})
                     if improved:
@@ -393,24 +458,30 @@ class Trainer:
                         state.evals_without_improvement = 0
                         self.best_dev = result
                         if acc.is_main_process:
-                            save_file(best_state, str(self.run_dir / BEST_WEIGHTS))
-                            (self.run_dir / "best_dev.json").write_text(json.dumps(result, indent=1, default=str))
+                            write_atomically(self.run_dir / BEST_WEIGHTS, lambda tmp: save_file(self._best_state, str(tmp)))
+                            text = json.dumps(result, indent=1, default=str)
+                            write_atomically(self.run_dir / BEST_DEV, lambda tmp: tmp.write_text(text))
                     else:
                         state.evals_without_improvement += 1
                     self.log(self._eval_line(state, result))
                     if cfg.early_stopping and state.evals_without_improvement >= cfg.early_stopping:
                         self.log(f"early stopping: no improvement in {cfg.early_stopping} evaluations")
-                        state.step = self.total_steps
+                        state.stopped_early = True
                 if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                     self._save_checkpoint(state)
                 if self.stop_after_steps is not None and state.step >= self.stop_after_steps:
                     bar.close()
                     raise TrainingInterrupted(f"stopped after step {state.step}")
+                if self._stop_signal is not None:
+                    self._save_checkpoint(state)
+                    bar.close()
+                    raise TrainingStopped(
+                        f"{self._stop_signal} at step {state.step} of {self.total_steps}: checkpoint saved in "
+                        f"{self.run_dir}; continue with the same command and --resume"
+                    )
             if state.step_in_epoch >= len(steps):
                 state.epoch += 1
                 state.step_in_epoch = 0
-        bar.close()
-        return self._finish(state, best_state)
 
     def _optimizer_step(self, batches: list[list[int]]) -> tuple[float, int]:
         acc = self.accelerator
@@ -454,8 +525,8 @@ class Trainer:
             model.load_state_dict(best_state)
         self._calibrate()
         best_dev = getattr(self, "best_dev", None)
-        if best_dev is None and (self.run_dir / "best_dev.json").is_file():
-            best_dev = json.loads((self.run_dir / "best_dev.json").read_text())
+        if best_dev is None and (self.run_dir / BEST_DEV).is_file():
+            best_dev = json.loads((self.run_dir / BEST_DEV).read_text())
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if torch.cuda.is_available():
             peak_mb = max(peak_mb, torch.cuda.max_memory_allocated() / 2**20)
@@ -481,6 +552,7 @@ class Trainer:
         out = self.config.output.dir
         if acc.is_main_process:
             save_model(model, self.tokenizer, self._meta(info), out)
+            discard(self.run_dir)  # the model folder holds the result; a later run starts afresh
         acc.wait_for_everyone()
         return TrainResult(out, best_dev or {}, state, stats, self.calibration)
 

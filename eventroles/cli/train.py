@@ -15,11 +15,13 @@ def register(app: typer.Typer) -> None:
     from eventroles.models.storage import ModelFolderError
     from eventroles.train.calibration import CalibrationError
     from eventroles.train.config import ConfigError
+    from eventroles.train.trainer import TrainingStopped
 
     register_user_error(CalibrationError)
     register_user_error(ConfigError)
     register_user_error(BackboneError)
     register_user_error(ModelFolderError)
+    register_user_error(TrainingStopped)
 
     @app.command("train")
     def train_cli(
@@ -33,6 +35,8 @@ def register(app: typer.Typer) -> None:
 
         Runs on CPU or GPU as available; for several GPUs or machines use
         `accelerate launch -m eventroles.cli train CONFIG`.
+
+        Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint in the run folder (OUTPUT.run) and stops; run the same command with --resume to go on. --resume refuses a checkpoint written by another config (it names the keys that differ), and a fresh run refuses to throw away an interrupted run's checkpoint.
         """
         from eventroles.train.config import load_config
         from eventroles.train.trainer import train

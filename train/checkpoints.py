@@ -1,0 +1,112 @@
+"""The run folder's resumable checkpoint: where it is, whether it may be resumed, safe writes.
+
+Why a module of its own: an interrupted run is hours of CPU time. The checkpoint must survive
+being killed at any moment (each write lands whole or not at all), must not be thrown away by
+a fresh run started by mistake, and must only be resumed by the config that wrote it (resuming
+with another learning rate, batch size or corpus list silently mixes two runs).
+
+Layout of ``<run_dir>``: ``checkpoint/`` (accelerate's state, ``trainer_state.json`` written
+last as the mark of a complete checkpoint, ``config.json``, the weight average),
+``best.safetensors`` and ``best_dev.json`` (the best evaluation so far).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config, ConfigError
+
+CHECKPOINT = "checkpoint"
+STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
+CONFIG_FILE = "config.json"
+AVERAGE_FILE = "weight_average.safetensors"
+BEST_WEIGHTS = "best.safetensors"
+BEST_DEV = "best_dev.json"
+# Keys a resumed run may change: they do not touch the weights or the order of the data.
+MAY_CHANGE_ON_RESUME = {"training.threads", "training.checkpoint_every"}
+
+
+def staging_folder(run_dir: Path) -> Path:
+    return run_dir / (CHECKPOINT + ".tmp")
+
+
+def _old_folder(run_dir: Path) -> Path:
+    return run_dir / (CHECKPOINT + ".old")
+
+
+def find_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint of an interrupted run, or None. A run killed while swapping in
+    a new checkpoint leaves it complete in the staging folder (or the old one beside it)."""
+    for folder in (run_dir / CHECKPOINT, staging_folder(run_dir), _old_folder(run_dir)):
+        if (folder / STATE_FILE).is_file():
+            return folder
+    return None
+
+
+def checkpoint_step(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / STATE_FILE).read_text()).get("step", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def swap_in(run_dir: Path) -> None:
+    """Make the complete staging folder the checkpoint; at every moment one complete copy exists."""
+    final, old = run_dir / CHECKPOINT, _old_folder(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging_folder(run_dir), final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def discard(run_dir: Path) -> None:
+    """Remove the checkpoint (a finished run's model folder holds the result) and its leftovers."""
+    for folder in (run_dir / CHECKPOINT, staging_folder(run_dir), _old_folder(run_dir)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def config_record(config: Config, processes: int) -> dict[str, Any]:
+    """What a checkpoint records of the run that wrote it (output paths aside)."""
+    return {"config": config.model_dump(mode="json", exclude={"output"}), "processes": processes}
+
+
+def check_resumable(folder: Path, config: Config, processes: int) -> None:
+    """Refuse to resume a checkpoint written by another config (or another number of processes),
+    naming each key that differs."""
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        return  # written before checkpoints recorded their config: nothing to compare
+    recorded = json.loads(path.read_text())
+    wanted = config_record(config, processes)
+    before, now = _flat(recorded.get("config", {})), _flat(wanted["config"])
+    changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k not in MAY_CHANGE_ON_RESUME]
+    lines = [f"  {k}: {before.get(k, '(absent)')!r} when started, now {now.get(k, '(absent)')!r}" for k in changed]
+    if recorded.get("processes", processes) != processes:
+        lines.append(f"  processes: {recorded['processes']} when started, now {processes}")
+    if lines:
+        raise ConfigError(
+            f"--resume: the checkpoint in {folder} was written by another config; resuming would mix two runs:\n"
+            + "\n".join(lines)
+            + "\nresume with the config it was started with, or delete the run folder to start over"
+        )
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` then rename over ``path``: a kill mid-write keeps the previous file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
