@@ -280,3 +280,13 @@ def test_a_corpus_path_that_is_not_a_corpus_folder_is_named(tmp_path: Path, runn
     assert result.exit_code == 1 and f"data.corpora path {corpus}: " in result.output
     expected = {"missing": "no such folder", "file": "a file, not a folder", "no-dev": "the folder has no dev.jsonl"}
     assert expected[kind] in result.output
+
+
+def test_early_stopping_stops_and_says_how_many_steps_ran(tmp_path: Path) -> None:
+    # a vanishing learning rate never improves on the first evaluation: stop after one more
+    config = smoke_config(tmp_path / "model", "training.learning_rate=1e-12", "training.head_learning_rate=1e-12",
+                          "training.early_stopping=1", "training.checkpoint_every=null")
+    result = train(config, **QUIET)
+    assert [h["step"] for h in result.state.history] == [15, 30]
+    assert result.stats["steps"] == result.state.step == 30  # was the planned total (hundreds)
+    assert result.state.stopped_early
