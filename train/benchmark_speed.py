@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import threading
@@ -192,8 +193,10 @@ class PathRun:
 
     def __init__(self, args: PathArgs, texts: list[str]) -> None:
         import torch
+        import transformers  # noqa: F401 - imported before the "before" point, for every path alike
 
         torch.set_num_threads(args.threads)
+        os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # the fast tokenizer's pool, as torch's
         self.args = args
         self.texts = texts
         self.rss_before = current_rss() or 0
@@ -297,7 +300,7 @@ def corpus_shape(model_dir: Path, texts: list[str]) -> dict[str, Any]:
         "mean_window_length": sum(w * w for w in windows) / max(window_tokens, 1),
         "max_length": meta.max_length,
         "stride": meta.stride,
-        "n_outputs": 3 * len(meta.tagset.tags),
+        "n_outputs": 1 + 2 * len(meta.tagset.tags),  # the heads: O, then B and I per tag (models/network.py)
         "backbone_config": meta.backbone_config,
     }
 
