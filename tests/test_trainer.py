@@ -290,3 +290,23 @@ def test_early_stopping_stops_and_says_how_many_steps_ran(tmp_path: Path) -> Non
     assert [h["step"] for h in result.state.history] == [15, 30]
     assert result.stats["steps"] == result.state.step == 30  # was the planned total (hundreds)
     assert result.state.stopped_early
+
+
+def test_a_training_document_with_a_held_out_text_is_reported(tmp_path: Path) -> None:
+    from eventroles.train.corpora import LEAK_KIND, load_corpora
+
+    corpus = tmp_path / "mine"
+    shutil.copytree(FIXTURES / "smoke", corpus)
+    test_line = (corpus / "test.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    leaked = json.loads(test_line)
+    copy = {"id": "copied", "text": "  " + leaked["text"].replace(" ", "\n", 1), "spans": []}  # whitespace aside
+    with (corpus / "train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(copy) + "\n")
+    config = load_config(SMOKE, [f"output.dir={tmp_path / 'model'}", f"data.corpora.0.path={corpus}"])
+    [loaded] = load_corpora(config)
+    assert loaded.report.counts[LEAK_KIND] == 1
+    assert loaded.report.examples[LEAK_KIND] == [f"train copied = test {leaked['id']}"]
+    assert "copied" in {d.id for d in loaded.train}  # kept: counted, not dropped
+    lines: list[str] = []
+    train(config, progress=False, log=lines.append)
+    assert any(line.startswith("warning: ") and "1 training document(s) have the text of a held-out" in line for line in lines)

@@ -41,7 +41,7 @@ from .checkpoints import (
     discard, find_checkpoint, staging_folder, swap_in, write_atomically,
 )
 from .config import Config, ConfigError, OutputConfig
-from .corpora import LoadedCorpus, load_corpora
+from .corpora import LEAK_KIND, LoadedCorpus, load_corpora
 from .progress import beside_bars
 
 
@@ -216,6 +216,12 @@ class Trainer:
         else:
             self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
+        for corpus in self.corpora:
+            leaks = corpus.report.counts.get(LEAK_KIND, 0)
+            if leaks:
+                pairs = "; ".join(corpus.report.examples.get(LEAK_KIND, []))
+                self.log(f"warning: {corpus.label}: {leaks} training document(s) have the text of a held-out "
+                         f"document ({pairs}); they are kept, and counted in the model's read report")
         check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
         for source, corpus in enumerate(self.corpora):
