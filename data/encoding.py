@@ -189,6 +189,18 @@ def untagged_words(tags: np.ndarray, alignment: Alignment) -> np.ndarray:
     return out
 
 
+def _following_tags(tags: np.ndarray) -> list[int]:
+    """For each word, the tag of the next word that has one (OUTSIDE after the last): one pass
+    from the end, so that a long run of words without subwords costs linear time, not quadratic."""
+    out = [OUTSIDE] * len(tags)
+    following = OUTSIDE
+    for index in range(len(tags) - 1, -1, -1):
+        out[index] = following
+        if int(tags[index]) >= 0:
+            following = int(tags[index])
+    return out
+
+
 def decode_word_tags(tags: np.ndarray) -> list[tuple[int, int]]:
     """Runs of words ``[first, last)`` from one head's word tags (O/B/I, ``NO_SUBWORD`` for a word
     that has no subword, ``GLUED`` for one inside an earlier word's subword). An I without a B
@@ -197,14 +209,14 @@ def decode_word_tags(tags: np.ndarray) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     start = -1
     n = len(tags)
+    following_tags = _following_tags(tags)
     for index in range(n):
         tag = int(tags[index])
         if tag == GLUED:
             continue
         if tag == NO_SUBWORD:
             if start >= 0:
-                following = next((int(t) for t in tags[index + 1 :] if int(t) >= 0), OUTSIDE)
-                if following == INSIDE:
+                if following_tags[index] == INSIDE:
                     continue
                 runs.append((start, index))
                 start = -1

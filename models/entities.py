@@ -17,6 +17,7 @@ Entity ids are small integers, unique within a document.
 
 from __future__ import annotations
 
+import bisect
 import re
 import string
 from typing import Sequence
@@ -52,10 +53,15 @@ def is_acronym_of(short: str, long: str) -> bool:
     return len(words) >= 3 and set(short) == set(initials)
 
 
+BRACKET_GAP = 8  # at most this many characters between an expansion and "(ACRONYM": " (" and spaces
+
+
 def _bracketed_after(doc: Document, long: Span, short: Span) -> bool:
     """``long (short)`` in the text: an expansion and its acronym written side by side."""
+    if not long.end < short.start <= long.end + BRACKET_GAP:
+        return False
     between = doc.text[long.end : short.start]
-    return short.start > long.end and between.strip() == "(" and doc.text[short.end : short.end + 2].strip().startswith(")")
+    return between.strip() == "(" and doc.text[short.end : short.end + 2].strip().startswith(")")
 
 
 def entity_ids(doc: Document, spans: Sequence[Span], *, name_suffix: bool = False) -> dict[SpanKey, int]:
@@ -89,13 +95,17 @@ def entity_ids(doc: Document, spans: Sequence[Span], *, name_suffix: bool = Fals
                     continue
                 if is_acronym_of(a, b) or (name_suffix and " " not in a and b.endswith(" " + a)):
                     union(a, b)
-        for i, long in enumerate(tag_spans):
-            for j, short in enumerate(tag_spans):
-                if i != j and names[i] and names[j] and _bracketed_after(doc, long, short):
+        by_start = sorted(range(len(tag_spans)), key=lambda k: tag_spans[k].start)
+        starts = [tag_spans[k].start for k in by_start]
+        for i, long in enumerate(tag_spans):  # only spans that start just after this one can be "(ACRONYM)"
+            first = bisect.bisect_right(starts, long.end)
+            last = bisect.bisect_right(starts, long.end + BRACKET_GAP)
+            for j in by_start[first:last]:
+                if i != j and names[i] and names[j] and _bracketed_after(doc, long, tag_spans[j]):
                     union(names[i], names[j])
         root_id: dict[str, int] = {}
-        for span, name in zip(tag_spans, names):
-            root = find(name)
+        for index, (span, name) in enumerate(zip(tag_spans, names)):
+            root = find(name) if name else f"\0{index}"  # "the", "--": nothing to match, one entity each
             if root not in root_id:
                 root_id[root] = next_id
                 next_id += 1

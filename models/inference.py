@@ -76,6 +76,12 @@ class Tagger:
         self.span_logit_offset = meta.span_logit_offset if span_logit_offset is None else span_logit_offset
         self.max_length = max_length or meta.max_length
         self.stride = meta.stride if stride is None else stride
+        positions = int(meta.backbone_config.get("max_position_embeddings") or self.max_length)
+        if not 8 <= self.max_length <= positions:
+            raise ValueError(f"max_length {self.max_length}: the backbone has {positions} positions; give 8 to {positions}")
+        if not 0 <= self.stride < self.max_length - 2:
+            raise ValueError(f"stride {self.stride} must be smaller than max_length - 2 ({self.max_length - 2}): "
+                             "windows would advance one subword at a time")
         model = model.eval()
         if self.precision == "int8":
             model = quantize_int8(model)
@@ -116,6 +122,12 @@ class Tagger:
 
     # -- stages ------------------------------------------------------------------------------
     def preprocess(self, docs: Sequence[Document]) -> Prepared:
+        for doc in docs:
+            try:
+                doc.text.encode("utf-8")
+            except UnicodeEncodeError as error:  # the tokenizer's own error names no document
+                raise ValueError(f"document {doc.id!r}: its text holds an unpaired surrogate at character "
+                                 f"{error.start} (not valid Unicode text)") from None
         alignments = align(self.tokenizer, docs)
         bounds = [document_windows(len(a), self.max_length, self.stride) for a in alignments]
         return Prepared(list(docs), alignments, bounds)

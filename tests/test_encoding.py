@@ -393,3 +393,40 @@ def test_central_window_every_subword_owned_by_a_window_that_holds_it() -> None:
             for other_start, other_end in bounds:
                 if other_start <= position < other_end:
                     assert margin >= min(position - other_start, other_end - 1 - position)
+
+
+def _decode_by_scanning(tags: np.ndarray) -> list[tuple[int, int]]:
+    """The rule of ``decode_word_tags`` written the slow, obvious way (a scan ahead per word)."""
+    runs, start = [], -1
+    for index, tag in enumerate(int(t) for t in tags):
+        if tag == GLUED:
+            continue
+        if tag == NO_SUBWORD:
+            if start >= 0:
+                if next((int(t) for t in tags[index + 1 :] if int(t) >= 0), OUTSIDE) == INSIDE:
+                    continue
+                runs.append((start, index))
+                start = -1
+            continue
+        if tag == BEGIN or (tag == INSIDE and start < 0):
+            if start >= 0:
+                runs.append((start, index))
+            start = index
+        elif tag == OUTSIDE and start >= 0:
+            runs.append((start, index))
+            start = -1
+    if start >= 0:
+        end = len(tags)
+        while end > start and int(tags[end - 1]) == NO_SUBWORD:
+            end -= 1
+        runs.append((start, end))
+    return runs
+
+
+def test_word_tag_decoding_agrees_with_the_plain_rule_on_random_tags() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        tags = rng.choice([OUTSIDE, BEGIN, INSIDE, NO_SUBWORD, GLUED], size=int(rng.integers(0, 25)))
+        assert decode_word_tags(tags) == _decode_by_scanning(tags)
+    long_gap = np.array([BEGIN] + [NO_SUBWORD] * 20_000 + [INSIDE])  # was quadratic: 14 s
+    assert decode_word_tags(long_gap) == [(0, 20_002)]

@@ -71,3 +71,20 @@ def test_name_suffix_rule_is_opt_in() -> None:
                ("Jose Napoleon Duarte", "target", None), ("Duarte", "target", None))
     assert len(set(entity_ids(doc, doc.spans).values())) == 2
     assert len(set(entity_ids(doc, doc.spans, name_suffix=True).values())) == 1
+
+
+def test_mentions_that_normalise_to_nothing_are_separate_entities() -> None:
+    doc = Document("x", "The attack. A bomb. The car. -- x")
+    spans = [Span(0, 3, "target"), Span(12, 13, "target"), Span(20, 23, "target"), Span(29, 31, "target")]
+    ids = entity_ids(doc, spans)
+    assert len({ids[(s.start, s.end, s.role)] for s in spans}) == 4  # "The", "A", "The", "--" were one entity
+
+
+def test_bracketed_acronym_found_among_many_spans() -> None:
+    text = "Farabundo Marti National Liberation Front (FMLN) rebels. " + "Troops shelled the town. " * 300
+    doc = Document("x", text)
+    spans = [Span(0, 41, "attacker"), Span(43, 47, "attacker")]
+    spans += [Span(57 + 25 * k, 63 + 25 * k, "attacker") for k in range(300)]  # "Troops" 300 times
+    ids = entity_ids(doc, spans)
+    assert ids[(0, 41, "attacker")] == ids[(43, 47, "attacker")]
+    assert ids[(57, 63, "attacker")] != ids[(0, 41, "attacker")]

@@ -107,7 +107,8 @@ LONG = " ".join(
 
 def test_windows_merge_without_losing_or_duplicating_spans(smoke_model: Path) -> None:
     small = controlled(smoke_model, max_length=16, stride=4)
-    big = controlled(smoke_model, max_length=100_000)
+    big = controlled(smoke_model)
+    big.max_length = 100_000  # one window: the id-driven stand-in network has no position limit
     docs = [Document("long", LONG)]
     assert len(small.preprocess(docs).bounds[0]) > 30  # many windows
     assert len(big.preprocess(docs).bounds[0]) == 1
@@ -131,3 +132,16 @@ def test_length_sorted_batches_keep_documents_apart(smoke_model: Path) -> None:
     together = small(texts)
     alone = [small(text) for text in texts]
     assert together == alone
+
+
+def test_window_settings_the_backbone_cannot_run_are_refused(smoke_model: Path) -> None:
+    with pytest.raises(ValueError, match="max_length 600: the backbone has 512 positions"):
+        Tagger.load(smoke_model, device="cpu", precision="fp32", max_length=600)  # failed on some documents only
+    with pytest.raises(ValueError, match="stride 64 must be smaller than max_length - 2"):
+        Tagger.load(smoke_model, device="cpu", precision="fp32", max_length=32, stride=64)  # was 30 times the work
+
+
+def test_a_text_that_is_not_valid_unicode_is_named(tagger: Tagger) -> None:
+    docs = [Document("fine", "Gunmen struck the mayor."), Document("broken", "\ud800 Kabul")]
+    with pytest.raises(ValueError, match="document 'broken': its text holds an unpaired surrogate at character 0"):
+        tagger.predict_documents(docs)
