@@ -169,6 +169,7 @@ def recipe_run(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> I
         result = runner.invoke(app, [
             "benchmark", "recipe", str(SMOKE), "-o", str(predictions), "--epochs", "1", "--seed", "3",
             "--batch-size", "16", "--max-length", "32", "--work-dir", str(work), "--json", str(summary),
+            "--learning-rate", "2e-5", "--weight-decay", "0.01",  # the course's settings
         ])
     assert result.exit_code == 0, result.output
     yield {"output": result.output, "stderr": result.stderr, "predictions": predictions, "summary": json.loads(summary.read_text()), "work": work}
@@ -209,6 +210,7 @@ def test_run_summary_reports_settings_counts_and_epochs(recipe_run: dict[str, An
     assert summary["recipe"]["labels"] == label_list(ROLES)
     assert summary["recipe"]["lr_scheduler"] == "linear" and summary["recipe"]["warmup_steps"] == 0
     assert summary["recipe"]["seed"] == 3 and summary["recipe"]["max_length"] == 32
+    assert summary["recipe"]["learning_rate"] == 2e-5 and summary["recipe"]["weight_decay"] == 0.01
     train, test = summary["counts"]["train"], summary["counts"]["test"]
     assert train["documents"] == 24 and train["sentences"] >= 24 and train["spans_dropped_overlap"] == 0
     assert summary["counts"]["optimizer_steps"] == -(-train["sentences"] // 16)
