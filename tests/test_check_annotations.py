@@ -148,6 +148,8 @@ def test_sentence_boundary() -> None:
     # abbreviations and initials are not boundaries
     assert rules("[attacker: Ahmed K. Musa] shot [target: Mr. Bello].") == []
     assert rules("[attacker: Rebels] bombed [target: the U.S. Embassy] at [time: 9 a.m. Monday].") == []
+    assert rules("[attacker: Gunmen] shot [target: Mr D. P. Wickramasinghe].") == []  # two initials in a row
+    assert rules("[attacker: Gunmen] shot [target: Ing. Carlos Ruiz].") == []
 
 
 def test_missed_mention() -> None:

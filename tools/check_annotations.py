@@ -99,10 +99,12 @@ COORDINATION_RE = re.compile(
     re.IGNORECASE,
 )
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st gen lt col sgt capt maj gov sen rep jr sr no mt ft co corp inc ltd prof rev "
+    "mr mrs ms dr st gen lt col sgt capt maj gov sen rep jr sr no mt ft co corp inc ltd prof rev ing "
     "vs etc jan feb mar apr aug sept sep oct nov dec a.m p.m u.s u.k u.n e.g i.e".split()
 )
-BOUNDARY_RE = re.compile(r"(?P<word>[\w.]*)[.!?][\"”’)]*\s+[\"“‘(]*[A-Z0-9]")
+# The next sentence's first character is looked at, not consumed: "D. P. Wickramasinghe" must
+# leave "P" to be the word before the next full stop.
+BOUNDARY_RE = re.compile(r"(?P<word>[\w.]*)[.!?][\"”’)]*\s+(?=[\"“‘(]*[A-Z0-9])")
 
 
 @dataclass
