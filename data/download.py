@@ -276,6 +276,19 @@ def verify_corpus(folder_name: ManifestLike, data_root: Path) -> list[FileProble
     return problems
 
 
+def missing_files(folder_name: ManifestLike, data_root: Path) -> list[str]:
+    """Manifest files absent from the corpus folder or of the wrong size: a quick check (no
+    hashing) that a reader is not about to read half a download as the whole corpus."""
+    manifest = as_manifest(folder_name)
+    corpus_dir = Path(data_root) / manifest.folder
+    out = []
+    for entry in manifest.files:
+        target = corpus_dir / entry.path
+        if not target.is_file() or target.stat().st_size != entry.size:
+            out.append(entry.path)
+    return out
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -361,6 +374,9 @@ def _fetch(entry: ManifestFile, url: str, target: Path, folder: str) -> None:
     except OSError as exc:
         raise DownloadError(f"cannot write {target}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600: a shared data root must stay readable
     try:
         with os.fdopen(fd, "wb") as out:
             digest, size = _stream(url, out, name)

@@ -132,7 +132,24 @@ def load_corpus(
             f"corpus {name!r} not found at {folder}; set EVENTROLES_DATA to the folder that holds "
             f"it, or run `eventroles data download {name}`"
         )
+    check_complete(info, folder)
     docs = info.load_reader()(folder, split, report)
     for doc in docs:
         doc.corpus = doc.corpus or name
     return docs, report
+
+
+def check_complete(info: CorpusInfo, folder: Path) -> None:
+    """A corpus with a download manifest must have every file of it: half a download (an
+    interrupted `data download`) would otherwise be read as a smaller corpus, without a word."""
+    from .download import available_manifests, missing_files
+
+    if info.folder not in available_manifests():
+        return
+    missing = missing_files(info.folder, folder.parent)
+    if missing:
+        raise CorpusNotFoundError(
+            f"corpus {info.name!r} at {folder} is incomplete: {len(missing)} of its files are missing or "
+            f"cut short (first: {missing[0]}); run `eventroles data download {info.name}` "
+            f"(`eventroles data verify {info.name}` lists them)"
+        )

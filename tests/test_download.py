@@ -98,6 +98,9 @@ def test_download_writes_verified_files(manifest, mirror, tmp_path):
     assert result.path == root / "toy"
     for local, (_, _, _, content) in FILES.items():
         assert (root / "toy" / local).read_bytes() == content
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (root / "toy" / local).stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     assert verify_corpus(manifest, root) == []
     assert _leftovers(root) == []
 

@@ -67,6 +67,29 @@ def test_missing_corpus_folder_says_where_and_how(tmp_path: Path, monkeypatch) -
         load_corpus("muc4")
 
 
+def test_a_half_downloaded_corpus_is_refused_not_read_as_a_smaller_one(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+    from eventroles.data.download import load_manifest
+
+    manifest = load_manifest("geneva")
+    folder = tmp_path / "geneva"
+    folder.mkdir()
+    present = manifest.files[1]  # train-s160.json only: val and test "failed"
+    (folder / present.path).write_bytes(b"x" * present.size)
+    with pytest.raises(CorpusNotFoundError) as caught:  # GENEVA's train split then also held val/test sentences
+        load_corpus("geneva:train", root=tmp_path)
+    message = str(caught.value)
+    assert "is incomplete: 2 of its files are missing or cut short" in message
+    assert "eventroles data download geneva" in message
+    monkeypatch.setenv("EVENTROLES_DATA", str(tmp_path))
+    listed = CliRunner().invoke(data_app, ["list"])
+    assert "incomplete: 2 files missing or cut short" in listed.output
+    verified = CliRunner().invoke(data_app, ["verify", "cameo", "--root", str(tmp_path)])  # the registry name
+    assert verified.exit_code == 1 and "cameo:" in verified.output and "missing" in verified.output
+
+
 def test_root_folder_with_a_jsonl_corpus(tmp_path: Path, monkeypatch) -> None:
     # The bundled sample corpus is read by the jsonl reader from its own folder, whatever the root.
     monkeypatch.setenv("EVENTROLES_DATA", str(tmp_path))

@@ -21,7 +21,9 @@ class UserError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UserError, CorpusError, FileNotFoundError, FileExistsError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError, CorpusError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError,
+)
 
 
 def register_user_error(kind: type[BaseException]) -> None:

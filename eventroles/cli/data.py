@@ -16,11 +16,17 @@ app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_ar
 @app.command("list")
 def list_corpora() -> None:
     """List the registered corpora, their splits, roles and licences."""
+    from eventroles.data.download import available_manifests, missing_files
     from eventroles.data.registry import CORPORA, corpus_folder
 
+    manifests = set(available_manifests())
     for info in CORPORA.values():
         folder = corpus_folder(info)
         state = "present" if folder.is_dir() else "not downloaded"
+        if folder.is_dir() and info.folder in manifests:
+            missing = len(missing_files(info.folder, folder.parent))
+            if missing:
+                state = f"incomplete: {missing} files missing or cut short; run `eventroles data download {info.name}`"
         echo(f"{info.name:11} splits {'/'.join(info.splits):15} roles {', '.join(info.roles)}")
         echo(f"{'':11} {info.description}")
         echo(f"{'':11} licence: {info.licence}; {folder} ({state})")
@@ -120,6 +126,8 @@ def download(
                  f"(licence: {manifest.licence})")
             result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
             echo(f"  {len(result.downloaded)} downloaded, {len(result.skipped)} already present -> {result.path}")
+        if root is not None and root.resolve() != default_data_root().resolve():
+            echo(f"the commands read corpora from $EVENTROLES_DATA: export EVENTROLES_DATA={root}")
 
 
 @app.command("verify")
@@ -129,12 +137,14 @@ def verify(
 ) -> None:
     """Check that downloaded corpora are complete and match their checksums."""
     from eventroles.data.download import available_manifests, default_data_root, verify_corpus
+    from eventroles.data.registry import CORPORA
 
     with user_errors():
         target = root or default_data_root()
+        folders = {info.name: info.folder for info in CORPORA.values()}  # cameo -> cameo_ner, as download
         bad = 0
         for name in names or available_manifests():
-            problems = verify_corpus(name, target)
+            problems = verify_corpus(folders.get(name, name), target)
             echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
             for problem in problems:
                 echo(f"  {problem}")
