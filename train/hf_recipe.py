@@ -304,7 +304,9 @@ def _quiet_libraries() -> Iterator[None]:
 def _build_model(backbone: str, random_backbone: dict | None, labels: list[str], vocab_size: int) -> Any:
     from transformers import AutoModelForTokenClassification
 
-    from eventroles.models.backbone import BackboneError, RandomBackbone, random_bert_config, resolve_backbone
+    from eventroles.models.backbone import (
+        BackboneError, RandomBackbone, quiet_transformers, random_bert_config, resolve_backbone,
+    )
 
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
@@ -314,9 +316,10 @@ def _build_model(backbone: str, random_backbone: dict | None, labels: list[str],
         return AutoModelForTokenClassification.from_config(config)
     source = resolve_backbone(backbone)
     try:
-        return AutoModelForTokenClassification.from_pretrained(
-            source, num_labels=len(labels), id2label=id2label, label2id=label2id
-        )
+        with quiet_transformers():  # no loading bar or report table, also under --no-progress
+            return AutoModelForTokenClassification.from_pretrained(
+                source, num_labels=len(labels), id2label=id2label, label2id=label2id
+            )
     except OSError as error:
         raise BackboneError(f"could not load backbone {backbone!r} ({source}): {error}") from None
 
