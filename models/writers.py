@@ -148,7 +148,7 @@ class TextWriter(Writer):
     def write(self, doc: Document) -> None:
         self.count += 1
         scores = doc.meta.get("span_scores", {})
-        lines = [f"== {doc.id}: {len(doc.spans)} spans"]
+        lines = [f"== {_one_line(doc.id)}: {len(doc.spans)} spans"]
         width = max((len(s.role) for s in doc.spans), default=0)
         for span in sorted(doc.spans, key=lambda s: (s.start, s.end, s.role)):
             score = scores.get((span.start, span.end, span.role))
