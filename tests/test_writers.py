@@ -191,3 +191,8 @@ def test_text_format_lists_every_span_with_its_offsets() -> None:
     assert "attacker" in lines[1] and "0.91" in lines[1] and "[0:6]" in lines[1] and lines[1].endswith("Rebels")
     assert lines[2].endswith("Kalu") and "[15:19]" in lines[2]
     assert lines[3].endswith("Sunday") and "[23:29]" in lines[3]
+    two_lines = Document("feed\n2", "Rebels shelled Kalu.", [Span(0, 6, "attacker")])
+    out = io.StringIO()
+    writer = make_writer("text", out)
+    writer.write(two_lines)
+    assert out.getvalue().splitlines()[0].startswith("== feed") and out.getvalue().splitlines()[0].endswith(": 1 spans")
