@@ -245,3 +245,9 @@ def test_scores_and_entity_ids_follow_spans_snapped_to_words(tmp_path: Path) -> 
     assert [(s.start, s.end) for s in doc.spans] == [(0, 6), (14, 18)]
     assert doc.meta["span_entities"] == {(0, 6, "attacker"): 4, (14, 18, "attacker"): 4}
     assert doc.meta["span_scores"] == {(0, 6, "attacker"): 0.9, (14, 18, "attacker"): 0.8}
+
+
+def test_an_unpaired_surrogate_in_the_text_is_named(tmp_path: Path) -> None:
+    path = _file(tmp_path, _line(), '{"id": "s", "text": "caf\\ud800 bomb", "spans": []}')
+    error = _format_error(path)
+    assert error.line == 2 and "text" in str(error) and "unpaired surrogate escape at character 3" in str(error)

@@ -76,6 +76,10 @@ def parse_document(
     text = obj.get("text")
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a "\ud800" escape: fails later, far from here, when written
+        raise fail(f"holds an unpaired surrogate escape at character {error.start} (not valid Unicode)", field="text") from None
     doc_id = obj.get("id", f"{Path(path).stem}:{line}")
     if "id" not in obj:  # said, because predictions are matched to gold documents by id
         report.add("id_missing_file_stem_and_line_used", f"{path}, line {line}: {doc_id!r}")
