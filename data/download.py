@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -224,6 +225,10 @@ def download_corpus(
     manifest = as_manifest(name_or_folder)
     corpus_dir = Path(data_root) / manifest.folder
     result = DownloadResult(manifest.folder, corpus_dir)
+    if corpus_dir.is_dir():  # a run killed outright (SIGKILL) leaves its partial files: ours by name
+        for leftover in corpus_dir.rglob(".*.part"):
+            leftover.unlink(missing_ok=True)
+    cancelled = threading.Event()
     with _progress_bar(manifest, progress) as bar:
         pending = []
         for entry in manifest.files:
@@ -234,7 +239,7 @@ def download_corpus(
                 pending.append(entry)
 
         def fetch(entry: ManifestFile) -> ManifestFile:
-            _fetch(entry, entry.url(mirror), corpus_dir / entry.path, manifest.folder)
+            _fetch(entry, entry.url(mirror), corpus_dir / entry.path, manifest.folder, cancelled)
             return entry
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -243,7 +248,8 @@ def download_corpus(
                 for future in as_completed(futures):
                     future.result()
                     bar.update(1)
-            except BaseException:
+            except BaseException:  # Ctrl-C or a failed file: the other threads stop at their next chunk
+                cancelled.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     done = {f.path for f in pending}
@@ -363,7 +369,7 @@ def _matches(target: Path, entry: ManifestFile) -> bool:
     )
 
 
-def _fetch(entry: ManifestFile, url: str, target: Path, folder: str) -> None:
+def _fetch(entry: ManifestFile, url: str, target: Path, folder: str, cancelled: threading.Event | None = None) -> None:
     """Stream ``url`` into a temporary file beside ``target``, verify it, then rename it."""
     name = f"{folder}/{entry.path}"
     try:
@@ -379,7 +385,7 @@ def _fetch(entry: ManifestFile, url: str, target: Path, folder: str) -> None:
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600: a shared data root must stay readable
     try:
         with os.fdopen(fd, "wb") as out:
-            digest, size = _stream(url, out, name)
+            digest, size = _stream(url, out, name, cancelled)
         actual = digest.hexdigest()
         if actual != entry.sha256 or size != entry.size:
             raise DownloadError(
@@ -392,13 +398,15 @@ def _fetch(entry: ManifestFile, url: str, target: Path, folder: str) -> None:
         raise
 
 
-def _stream(url: str, out: Any, name: str) -> tuple[Any, int]:
+def _stream(url: str, out: Any, name: str, cancelled: threading.Event | None = None) -> tuple[Any, int]:
     digest = hashlib.sha256()
     size = 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             for chunk in iter(lambda: response.read(CHUNK), b""):
+                if cancelled is not None and cancelled.is_set():
+                    raise DownloadError(f"download of {name} cancelled")
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)

@@ -223,3 +223,12 @@ def test_shipped_manifests_parse():
 def test_shipped_manifests_match_shared_data(name):
     problems = verify_corpus(name, SHARED)
     assert problems == [], [str(p) for p in problems[:5]]
+
+
+def test_partial_files_of_a_killed_run_are_cleared(manifest, mirror, tmp_path):
+    folder = tmp_path / "data" / "toy"
+    folder.mkdir(parents=True)
+    leftover = folder / ".a.txt.k3j2.part"  # what a SIGKILLed download leaves
+    leftover.write_bytes(b"half")
+    download_corpus(manifest, tmp_path / "data", mirror=mirror.as_uri(), progress=False)
+    assert not leftover.exists() and _leftovers(folder) == []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -117,17 +118,24 @@ def download(
     from eventroles.data.download import DEFAULT_MIRROR, available_manifests, default_data_root, download_corpus, load_manifest
     from eventroles.data.registry import CORPORA
 
-    with user_errors():
-        target = root or default_data_root()
-        folders = {info.name: info.folder for info in CORPORA.values()}
-        for name in names or available_manifests():
-            manifest = load_manifest(folders.get(name, name))
-            echo(f"{manifest.folder}: {len(manifest.files)} files from {manifest.repo}@{manifest.commit[:10]} "
-                 f"(licence: {manifest.licence})")
-            result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
-            echo(f"  {len(result.downloaded)} downloaded, {len(result.skipped)} already present -> {result.path}")
-        if root is not None and root.resolve() != default_data_root().resolve():
-            echo(f"the commands read corpora from $EVENTROLES_DATA: export EVENTROLES_DATA={root}")
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM as Ctrl-C: the threads stop, partial files go
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with user_errors():
+            target = root or default_data_root()
+            folders = {info.name: info.folder for info in CORPORA.values()}
+            for name in names or available_manifests():
+                manifest = load_manifest(folders.get(name, name))
+                echo(f"{manifest.folder}: {len(manifest.files)} files from {manifest.repo}@{manifest.commit[:10]} "
+                     f"(licence: {manifest.licence})")
+                result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
+                echo(f"  {len(result.downloaded)} downloaded, {len(result.skipped)} already present -> {result.path}")
+            if root is not None and root.resolve() != default_data_root().resolve():
+                echo(f"the commands read corpora from $EVENTROLES_DATA: export EVENTROLES_DATA={root}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("verify")
