@@ -180,10 +180,11 @@ def _train_and_score(
         run_dir = run_config.output.resolved_run_dir()
         if not reuse:
             discard(run_dir)  # --retrain: an interrupted run of this model starts over too
-        elif find_checkpoint(run_dir) is not None:
+        resuming = find_checkpoint(run_dir) is not None
+        if resuming:
             log(f"resuming the interrupted run in {run_dir}")
         trainer = Trainer(run_config, progress=progress, log=log)
-        result = trainer.train(resume=find_checkpoint(run_dir) is not None)
+        result = trainer.train(resume=resuming)
         stats = result.stats
         trained = set().union(*(d.roles for c in trainer.corpora for d in c.train))
         dev_documents = sum(len(c.dev) for c in trainer.corpora)

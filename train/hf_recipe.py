@@ -591,7 +591,6 @@ def run_recipe(
                 "labels": labels,
                 "epochs": epochs,
                 "learning_rate": learning_rate,
-                "weight_decay": args.weight_decay,  # as the Trainer got it
                 "batch_size": batch_size,
                 "seed": seed,
                 "max_length": max_length,

@@ -45,7 +45,6 @@ from .corpora import LEAK_KIND, LoadedCorpus, load_corpora
 from .progress import beside_bars
 
 
-
 def check_outputs(output: OutputConfig) -> None:
     """Refuse outputs that training would destroy. Saving replaces ``output.dir`` whole, which is
     right for a previous model folder and wrong for anything else (a file, a folder of the user's);
@@ -68,8 +67,9 @@ class TrainingStopped(Exception):
     """Ctrl-C or SIGTERM: the run saved a checkpoint at the step it was in and stopped."""
 
 
-def check_run_folder(config: Config, resume: bool) -> None:
-    """Before any setup: ``--resume`` needs a checkpoint; a fresh run must not throw one away."""
+def check_run_folder(config: Config, resume: bool) -> Path | None:
+    """Before any setup: ``--resume`` needs a checkpoint; a fresh run must not throw one away.
+    Returns the checkpoint to resume from (None for a fresh run)."""
     run_dir = config.output.resolved_run_dir()
     found = find_checkpoint(run_dir)
     model_meta = Path(config.output.dir) / META
@@ -83,6 +83,7 @@ def check_run_folder(config: Config, resume: bool) -> None:
             f"{run_dir}: an interrupted run left a checkpoint here (step {checkpoint_step(found)}); "
             f"continue it with --resume, or delete {run_dir} to start over"
         )
+    return found
 
 
 @dataclass
@@ -313,10 +314,7 @@ class Trainer:
             swap_in(self.run_dir)
         acc.wait_for_everyone()
 
-    def _load_checkpoint(self) -> TrainerState:
-        folder = find_checkpoint(self.run_dir)
-        if folder is None:
-            raise ConfigError(f"--resume: no checkpoint in {self.run_dir}; start the run without --resume")
+    def _load_checkpoint(self, folder: Path) -> TrainerState:
         self.accelerator.load_state(str(folder))
         if self.average is not None:
             self.average.load(folder / AVERAGE_FILE)
@@ -380,18 +378,17 @@ class Trainer:
         from tqdm.auto import tqdm
 
         check_outputs(self.config.output)  # before minutes of setup and training, not after
-        check_run_folder(self.config, resume)
-        if resume:  # WORLD_SIZE: set by accelerate launch and torchrun, before accelerate is set up here
-            check_resumable(find_checkpoint(self.run_dir), self.config, int(os.environ.get("WORLD_SIZE", "1")))  # type: ignore[arg-type]
+        checkpoint = check_run_folder(self.config, resume)
+        if checkpoint is not None:  # WORLD_SIZE: set by accelerate launch and torchrun, before accelerate is set up here
+            check_resumable(checkpoint, self.config, int(os.environ.get("WORLD_SIZE", "1")))
         self._setup()
         cfg = self.config.training
         acc = self.accelerator
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        state = self._load_checkpoint() if resume else TrainerState()
+        state = self._load_checkpoint(checkpoint) if checkpoint is not None else TrainerState()
+        self._best_state: dict[str, torch.Tensor] | None = None  # the best weights so far
         if resume and (self.run_dir / BEST_WEIGHTS).is_file():
-            best_state = load_file(str(self.run_dir / BEST_WEIGHTS))
-        else:
-            best_state = None
+            self._best_state = load_file(str(self.run_dir / BEST_WEIGHTS))
         eval_every = cfg.eval_every or self.steps_per_epoch
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
@@ -403,7 +400,7 @@ class Trainer:
         self.model.train()
         group = cfg.gradient_accumulation * acc.num_processes
         with self._stop_on_signals():
-            self._loop(state, best_state, bar, eval_every, group)
+            self._loop(state, bar, eval_every, group)
         bar.close()
         return self._finish(state, self._best_state)
 
@@ -430,13 +427,12 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _loop(self, state: TrainerState, best_state: Any, bar: Any, eval_every: int, group: int) -> None:
+    def _loop(self, state: TrainerState, bar: Any, eval_every: int, group: int) -> None:
         """The optimizer steps from ``state`` on; the best weights so far end in ``self._best_state``."""
         from safetensors.torch import save_file
 
         cfg = self.config.training
         acc = self.accelerator
-        self._best_state = best_state
         while state.step < self.total_steps and not state.stopped_early:
             batches = self._epoch_batches(state.epoch)
             steps = [batches[i : i + group] for i in range(0, len(batches), group)]
