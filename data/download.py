@@ -229,6 +229,9 @@ def download_corpus(
         for leftover in corpus_dir.rglob(".*.part"):
             leftover.unlink(missing_ok=True)
     cancelled = threading.Event()
+    umask = os.umask(0)  # read here, before the threads: os.umask can only be read by setting it
+    os.umask(umask)
+    mode = 0o666 & ~umask  # mkstemp makes files 0600: a shared data root must stay readable
     with _progress_bar(manifest, progress) as bar:
         pending = []
         for entry in manifest.files:
@@ -239,7 +242,7 @@ def download_corpus(
                 pending.append(entry)
 
         def fetch(entry: ManifestFile) -> ManifestFile:
-            _fetch(entry, entry.url(mirror), corpus_dir / entry.path, manifest.folder, cancelled)
+            _fetch(entry, entry.url(mirror), corpus_dir / entry.path, manifest.folder, cancelled, mode)
             return entry
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -369,7 +372,9 @@ def _matches(target: Path, entry: ManifestFile) -> bool:
     )
 
 
-def _fetch(entry: ManifestFile, url: str, target: Path, folder: str, cancelled: threading.Event | None = None) -> None:
+def _fetch(
+    entry: ManifestFile, url: str, target: Path, folder: str, cancelled: threading.Event | None = None, mode: int = 0o644
+) -> None:
     """Stream ``url`` into a temporary file beside ``target``, verify it, then rename it."""
     name = f"{folder}/{entry.path}"
     try:
@@ -380,9 +385,7 @@ def _fetch(entry: ManifestFile, url: str, target: Path, folder: str, cancelled: 
     except OSError as exc:
         raise DownloadError(f"cannot write {target}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600: a shared data root must stay readable
+    os.chmod(tmp, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             digest, size = _stream(url, out, name, cancelled)

@@ -85,14 +85,20 @@ def other_splits(corpus: CorpusConfig) -> list[str]:
     return [name for name in names if name not in corpus.train]
 
 
-def note_leaks(corpus: CorpusConfig, train: list[Document], report: ReadReport) -> int:
+def note_leaks(
+    corpus: CorpusConfig, train: list[Document], report: ReadReport, read: dict[str, list[Document]] | None = None
+) -> int:
     """Count training documents whose text (whitespace aside) is also in a held-out split of the
     same corpus: such a copy leaks dev or test into training, and where it is annotated
     differently it contradicts the gold. Counted with both ids, never dropped here (the recorded
-    benchmark numbers were trained with them; see docs/benchmarks.md); returns the count."""
+    benchmark numbers were trained with them; see docs/benchmarks.md); returns the count.
+    ``read``: splits the caller has already read (the dev splits), not read again."""
     held_out: dict[str, str] = {}
     for split in other_splits(corpus):
-        for doc in _read_split(corpus, split, ReadReport()):  # their repairs are not this run's
+        docs = (read or {}).get(split)
+        if docs is None:
+            docs = _read_split(corpus, split, ReadReport())  # their repairs are not this run's
+        for doc in docs:
             held_out.setdefault(" ".join(doc.text.split()), f"{split} {doc.id}")
     leaks = 0
     for doc in train:
@@ -108,8 +114,9 @@ def load_corpora(config: Config) -> list[LoadedCorpus]:
     for corpus in config.data.corpora:
         report = ReadReport()
         train = [d for split in corpus.train for d in load_split(corpus, split, report)[0]]
-        note_leaks(corpus, train, report)
-        dev = [d for split in corpus.dev for d in load_split(corpus, split, report)[0]]
+        dev_splits = {split: load_split(corpus, split, report)[0] for split in corpus.dev}
+        dev = [d for docs in dev_splits.values() for d in docs]
+        note_leaks(corpus, train, report, dev_splits)
         source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight,
                         "negative_windows": corpus.negative_windows}
         if corpus.name is not None:
