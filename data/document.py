@@ -85,6 +85,16 @@ class Document:
         return Document(self.id, self.text, [], self.roles, self.corpus, {}, self._words)
 
 
+def unpaired_surrogate(text: str) -> int | None:
+    """Where ``text`` holds a lone surrogate (a JSON "\\ud800" escape makes one): it is not valid
+    Unicode, and fails far from its source when encoded (tokenizer, writer); None if there is none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None
+
+
 def clean_spans(doc: Document, report: ReadReport, where: str = "", *, drop_nested: bool = True) -> Document:
     """Repair what can be repaired safely, counting each repair in ``report``.
 

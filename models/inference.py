@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from eventroles.data.document import Document
+from eventroles.data.document import Document, unpaired_surrogate
 from eventroles.data.encoding import Alignment, align, window_bounds
 
 from .decoding import decode_spans, merge_windows, span_probabilities
@@ -123,11 +123,10 @@ class Tagger:
     # -- stages ------------------------------------------------------------------------------
     def preprocess(self, docs: Sequence[Document]) -> Prepared:
         for doc in docs:
-            try:
-                doc.text.encode("utf-8")
-            except UnicodeEncodeError as error:  # the tokenizer's own error names no document
+            surrogate = unpaired_surrogate(doc.text)
+            if surrogate is not None:  # the tokenizer's own error names no document
                 raise ValueError(f"document {doc.id!r}: its text holds an unpaired surrogate at character "
-                                 f"{error.start} (not valid Unicode text)") from None
+                                 f"{surrogate} (not valid Unicode text)")
         alignments = align(self.tokenizer, docs)
         bounds = [document_windows(len(a), self.max_length, self.stride) for a in alignments]
         return Prepared(list(docs), alignments, bounds)

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Collection, Iterable, Iterator
 
+from eventroles.data.document import unpaired_surrogate
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_SUFFIXES = (".txt",)
 STDIN = "-"
@@ -232,10 +234,9 @@ def json_input(line: str, where: str, default_id: str) -> Input:
         return BadInput(where, "no_text", f'"text" must be a string, not {type(text).__name__}')
     if not text.strip():
         return BadInput(where, "empty_text", 'empty "text"')
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return BadInput(where, "not_utf8", f'"text" holds an unpaired surrogate escape at character {error.start}')
+    surrogate = unpaired_surrogate(text)
+    if surrogate is not None:
+        return BadInput(where, "not_utf8", f'"text" holds an unpaired surrogate escape at character {surrogate}')
     doc_id = obj.get("id", default_id)
     if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
         return BadInput(where, "bad_id", f'"id" must be a string or an integer, not {type(doc_id).__name__}')

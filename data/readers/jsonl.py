@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
-from ..document import Document, Span, clean_spans
+from ..document import Document, Span, clean_spans, unpaired_surrogate
 from ..problems import CorpusFormatError, CorpusNotFoundError, ReadReport
 from ..roles import ROLES
 from ..words import snap_to_words
@@ -76,10 +76,9 @@ def parse_document(
     text = obj.get("text")
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:  # a "\ud800" escape: fails later, far from here, when written
-        raise fail(f"holds an unpaired surrogate escape at character {error.start} (not valid Unicode)", field="text") from None
+    surrogate = unpaired_surrogate(text)
+    if surrogate is not None:
+        raise fail(f"holds an unpaired surrogate escape at character {surrogate} (not valid Unicode)", field="text")
     doc_id = obj.get("id", f"{Path(path).stem}:{line}")
     if "id" not in obj:  # said, because predictions are matched to gold documents by id
         report.add("id_missing_file_stem_and_line_used", f"{path}, line {line}: {doc_id!r}")
