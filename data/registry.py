@@ -139,14 +139,20 @@ def load_corpus(
     return docs, report
 
 
-def check_complete(info: CorpusInfo, folder: Path) -> None:
-    """A corpus with a download manifest must have every file of it: half a download (an
-    interrupted `data download`) would otherwise be read as a smaller corpus, without a word."""
+def incomplete_files(info: CorpusInfo, folder: Path) -> list[str]:
+    """The files of the corpus's download manifest missing from ``folder`` or cut short; [] for
+    a corpus without a manifest (the bundled sample)."""
     from .download import available_manifests, missing_files
 
     if info.folder not in available_manifests():
-        return
-    missing = missing_files(info.folder, folder.parent)
+        return []
+    return missing_files(info.folder, folder.parent)
+
+
+def check_complete(info: CorpusInfo, folder: Path) -> None:
+    """A corpus with a download manifest must have every file of it: half a download (an
+    interrupted `data download`) would otherwise be read as a smaller corpus, without a word."""
+    missing = incomplete_files(info, folder)
     if missing:
         raise CorpusNotFoundError(
             f"corpus {info.name!r} at {folder} is incomplete: {len(missing)} of its files are missing or "

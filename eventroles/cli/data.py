@@ -14,20 +14,24 @@ from ._util import UserError, echo, user_errors, write_json
 app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_args_is_help=True)
 
 
+def _manifest_folder(name: str) -> str:
+    """A corpus's manifest (folder) name from its registry name (cameo -> cameo_ner), or the name as given."""
+    from eventroles.data.registry import CORPORA
+
+    return CORPORA[name].folder if name in CORPORA else name
+
+
 @app.command("list")
 def list_corpora() -> None:
     """List the registered corpora, their splits, roles and licences."""
-    from eventroles.data.download import available_manifests, missing_files
-    from eventroles.data.registry import CORPORA, corpus_folder
+    from eventroles.data.registry import CORPORA, corpus_folder, incomplete_files
 
-    manifests = set(available_manifests())
     for info in CORPORA.values():
         folder = corpus_folder(info)
         state = "present" if folder.is_dir() else "not downloaded"
-        if folder.is_dir() and info.folder in manifests:
-            missing = len(missing_files(info.folder, folder.parent))
-            if missing:
-                state = f"incomplete: {missing} files missing or cut short; run `eventroles data download {info.name}`"
+        missing = len(incomplete_files(info, folder)) if folder.is_dir() else 0
+        if missing:
+            state = f"incomplete: {missing} files missing or cut short; run `eventroles data download {info.name}`"
         echo(f"{info.name:11} splits {'/'.join(info.splits):15} roles {', '.join(info.roles)}")
         echo(f"{'':11} {info.description}")
         echo(f"{'':11} licence: {info.licence}; {folder} ({state})")
@@ -116,7 +120,6 @@ def download(
 ) -> None:
     """Fetch corpora from their upstream repositories at pinned commits, verifying sha256."""
     from eventroles.data.download import DEFAULT_MIRROR, available_manifests, default_data_root, download_corpus, load_manifest
-    from eventroles.data.registry import CORPORA
 
     def stop(signum: int, frame: Any) -> None:  # SIGTERM as Ctrl-C: the threads stop, partial files go
         raise KeyboardInterrupt
@@ -125,9 +128,8 @@ def download(
     try:
         with user_errors():
             target = root or default_data_root()
-            folders = {info.name: info.folder for info in CORPORA.values()}
             for name in names or available_manifests():
-                manifest = load_manifest(folders.get(name, name))
+                manifest = load_manifest(_manifest_folder(name))
                 echo(f"{manifest.folder}: {len(manifest.files)} files from {manifest.repo}@{manifest.commit[:10]} "
                      f"(licence: {manifest.licence})")
                 result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
@@ -145,14 +147,12 @@ def verify(
 ) -> None:
     """Check that downloaded corpora are complete and match their checksums."""
     from eventroles.data.download import available_manifests, default_data_root, verify_corpus
-    from eventroles.data.registry import CORPORA
 
     with user_errors():
         target = root or default_data_root()
-        folders = {info.name: info.folder for info in CORPORA.values()}  # cameo -> cameo_ner, as download
         bad = 0
         for name in names or available_manifests():
-            problems = verify_corpus(folders.get(name, name), target)
+            problems = verify_corpus(_manifest_folder(name), target)
             echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
             for problem in problems:
                 echo(f"  {problem}")
