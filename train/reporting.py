@@ -233,11 +233,16 @@ def _read_notes(report: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+def _counts(result: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    """``"kind words: n"`` for each of ``keys`` with a non-zero count in ``result``."""
+    return [f"{k.replace('_', ' ')}: {result[k]}" for k in keys if result.get(k)]
+
+
 def _ceaf_notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """CEAF-REE's non-zero counts (strings dropped or merged, documents missing), per system."""
     notes = []
     for system, result in systems.items():
-        counts = [f"{k.replace('_', ' ')}: {result['ceaf'][k]}" for k in CEAF_COUNT_KEYS if result["ceaf"].get(k)]
+        counts = _counts(result["ceaf"], CEAF_COUNT_KEYS)
         if counts:
             notes.append(f"{system}: " + "; ".join(counts))
     return notes
@@ -246,7 +251,7 @@ def _ceaf_notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def _notes(systems: Mapping[str, Mapping[str, Any]]) -> list[str]:
     notes = []
     for system, result in systems.items():
-        counts = [f"{k.replace('_', ' ')}: {result[k]}" for k in NOTE_KEYS if result.get(k)]
+        counts = _counts(result, NOTE_KEYS)
         if result.get("roles_not_output"):
             counts.append("not scored, the system does not output them: " + ", ".join(result["roles_not_output"]))
         if counts:
