@@ -149,6 +149,21 @@ class FileProblem:
 ManifestLike = Manifest | Mapping[str, Any] | str
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask can only read
+    it by setting it, which other threads would see for a moment). Files written for others to
+    read (a shared data root, a model folder) get their modes from it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def default_data_root() -> Path:
     """``$EVENTROLES_DATA`` when set, else ``<user cache dir>/eventroles/data``."""
     env = os.environ.get(DATA_ENV)
@@ -229,9 +244,7 @@ def download_corpus(
         for leftover in corpus_dir.rglob(".*.part"):
             leftover.unlink(missing_ok=True)
     cancelled = threading.Event()
-    umask = os.umask(0)  # read here, before the threads: os.umask can only be read by setting it
-    os.umask(umask)
-    mode = 0o666 & ~umask  # mkstemp makes files 0600: a shared data root must stay readable
+    mode = 0o666 & ~current_umask()  # mkstemp makes files 0600: a shared data root must stay readable
     with _progress_bar(manifest, progress) as bar:
         pending = []
         for entry in manifest.files:

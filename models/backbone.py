@@ -28,7 +28,11 @@ def packaged_minilm_path() -> Path:
 
 
 def resolve_backbone(name: str) -> str:
-    """``minilm`` -> the packaged folder; an existing folder -> itself; otherwise a hub id."""
+    """``minilm`` -> the packaged folder; an existing folder -> itself; otherwise a hub id.
+
+    A name written as a path ("./x", "../x", "/x", "~/x", "runs/pt/") that does not exist is an
+    error, not a hub id: a mistyped folder must not fetch (or fail to fetch) whatever repository
+    the Hub has under that name."""
     if name == DEFAULT_BACKBONE:
         return str(packaged_minilm_path())
     path = Path(name).expanduser()
@@ -36,7 +40,46 @@ def resolve_backbone(name: str) -> str:
         if not (path / "config.json").is_file():
             raise BackboneError(f"backbone folder {path} has no config.json")
         return str(path)
+    if looks_like_path(name):
+        raise BackboneError(f"backbone folder {path} does not exist (a relative path is read from the folder "
+                            f"the command runs in, {Path.cwd()})")
+    log.info("backbone %r is not a local folder: loading it from the Hugging Face Hub", name)
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """A hub id is ``repo`` or ``owner/repo``; anything else with a slash, or starting like a path, is a path."""
+    return (name.startswith((".", "/", "~")) or name.endswith("/") or name.count("/") > 1 or "\\" in name
+            or ("/" in name and Path(name.split("/")[0]).exists()))
+
+
+def load_pretrained(auto_class: Any, source: str, **options: Any) -> Any:
+    """``auto_class.from_pretrained(source, **options)`` as every pretrained checkpoint is loaded here:
+    weights only from safetensors (transformers would otherwise unpickle a pytorch_model.bin, or a
+    file a local config.json names), no code from the checkpoint's folder (without an explicit False
+    transformers asks on standard input, which `predict -` feeds with articles), and float32
+    whatever the checkpoint's config says (transformers 5 loads a bf16/fp16 checkpoint in half
+    precision, where the fp32 heads fail and AdamW's small updates round away)."""
+    import torch
+
+    _refuse_pickled_weights(source)
+    return auto_class.from_pretrained(source, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
+                                      **options)
+
+
+MIN_VOCABULARY = 100  # a tokenizer without vocab.txt / tokenizer.json has only its special tokens
+
+
+def check_vocabulary(tokenizer: Any, where: str, vocab_size: int | None = None) -> None:
+    """Refuse a tokenizer that would turn every word into [UNK] (its vocabulary file is missing),
+    or one with more ids than the model has embeddings."""
+    size = len(tokenizer)
+    if size < MIN_VOCABULARY:
+        raise BackboneError(f"{where}: the tokenizer has only {size} entries (its vocabulary file, tokenizer.json "
+                            "or vocab.txt, is missing): every word would be unknown")
+    if vocab_size is not None and size > vocab_size:
+        raise BackboneError(f"{where}: the tokenizer has {size} entries but the model only {vocab_size} "
+                            "embeddings: the tokenizer belongs to another model")
 
 
 @dataclass(frozen=True)
@@ -56,9 +99,10 @@ def load_tokenizer(name: str) -> Any:
 
     source = resolve_backbone(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise BackboneError(f"could not load a tokenizer from {name!r} ({source}): {error}") from None
+    check_vocabulary(tokenizer, f"backbone {name!r} ({source})")
     tokenizer.model_max_length = 10**9  # we window ourselves; silence length warnings
     return tokenizer
 
@@ -85,18 +129,18 @@ def build_backbone(
     source = resolve_backbone(name)
     try:
         with quiet_transformers():
-            config = AutoConfig.from_pretrained(source)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=False)
             _set_attention_dropout(config, attention_dropout)
             try:
-                model, info = AutoModel.from_pretrained(
-                    source, config=config, add_pooling_layer=False, output_loading_info=True
-                )
+                model, info = load_pretrained(AutoModel, source, config=config, add_pooling_layer=False,
+                                              output_loading_info=True)
             except TypeError:
-                model, info = AutoModel.from_pretrained(source, config=config, output_loading_info=True)
-    except (OSError, ValueError) as error:
+                model, info = load_pretrained(AutoModel, source, config=config, output_loading_info=True)
+    except Exception as error:  # OSError, ValueError, and safetensors' own error for a truncated file
         raise BackboneError(
             f"could not load backbone {name!r} ({source}): {error}. Use 'minilm' for the packaged "
-            "default, a local folder, or a hub id on a machine with a network."
+            "default, a local folder with model.safetensors (weights are never unpickled), or a hub id on a "
+            "machine with a network."
         ) from None
     # The checkpoint's pooler (unused here) is "unexpected"; only missing weights are news.
     missing = [key for key in info.get("missing_keys", ()) if "pooler" not in key]
@@ -104,6 +148,23 @@ def build_backbone(
         log.warning("backbone %s: %d weights not in the checkpoint, initialised at random: %s",
                     name, len(missing), ", ".join(sorted(missing)[:5]))
     return model
+
+
+def _refuse_pickled_weights(source: str) -> None:
+    """A local config.json may name its own weights file (``transformers_weights``), which
+    transformers then loads with torch.load even with use_safetensors: only safetensors pass."""
+    import json
+
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        return  # a hub id: transformers 5 lets only adapter_model.bin through, with weights_only loading
+    try:
+        named = json.loads(config.read_text(encoding="utf-8")).get("transformers_weights")
+    except (OSError, ValueError, AttributeError):
+        return  # transformers reports an unreadable config itself
+    if named and not str(named).endswith((".safetensors", ".safetensors.index.json")):
+        raise BackboneError(f"backbone folder {source}: its config.json names the weights file {named!r}; eventroles "
+                            "loads weights from safetensors only (nothing is unpickled)")
 
 
 def random_bert_config(random: RandomBackbone, vocab_size: int, **extra: Any) -> Any:
@@ -152,10 +213,16 @@ def backbone_from_config(config_dict: dict, *, attention_dropout: float | None =
     from transformers import AutoConfig, AutoModel
 
     config_dict = dict(config_dict)
-    model_type = config_dict.pop("model_type")
-    config = AutoConfig.for_model(model_type, **config_dict)
-    _set_attention_dropout(config, attention_dropout)
+    model_type = config_dict.pop("model_type", None)
+    if not isinstance(model_type, str):
+        raise BackboneError("the backbone configuration has no model_type")
     try:
-        return AutoModel.from_config(config, add_pooling_layer=False)
-    except TypeError:
-        return AutoModel.from_config(config)
+        config = AutoConfig.for_model(model_type, **config_dict)
+        _set_attention_dropout(config, attention_dropout)
+        try:
+            return AutoModel.from_config(config, add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_config(config)
+    except (KeyError, ValueError, TypeError) as error:  # an unknown model_type (a newer transformers), bad sizes
+        raise BackboneError(f"the backbone configuration (model_type {model_type!r}) cannot be built: "
+                            f"{str(error).splitlines()[0][:300]}") from None

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from eventroles import __version__
+from eventroles.data.download import current_umask
 from eventroles.data.tags import TagSet
 
-from .backbone import backbone_from_config
+from .backbone import BackboneError, backbone_from_config, check_vocabulary
 from .network import RoleTagger
 
 WEIGHTS = "model.safetensors"
 META = "eventroles.json"
+TOKENIZER = "tokenizer.json"  # without it transformers builds a tokenizer of five special tokens, silently
 # 2: one shared outside score and B/I per tag (version 1 had a B/I/O softmax per tag).
 FORMAT_VERSION = 2
 
@@ -62,7 +63,7 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
-        known = {"format_version", "eventroles_version", "tagset", "backbone_config", "word_shape", "max_length",
+        known = {"format_version", "eventroles_version", "files", "tagset", "backbone_config", "word_shape", "max_length",
                  "stride", "span_logit_offset"}
         return cls(
             TagSet.from_dict(data["tagset"]),
@@ -89,7 +90,8 @@ def save_model(model: RoleTagger, tokenizer: Any, meta: ModelMeta, folder: Path)
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
         tokenizer.save_pretrained(str(staging))
-        (staging / META).write_text(json.dumps(meta.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        data = {**meta.to_dict(), "files": sorted([*(p.name for p in staging.iterdir()), META])}
+        (staging / META).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
     return replace_folder(Path(folder), write)
 
@@ -102,6 +104,7 @@ def replace_folder(folder: Path, write: Callable[[Path], None]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         write(staging)
+        _shareable(staging)
         if folder.exists():
             trash = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(trash, ignore_errors=True)
@@ -116,6 +119,25 @@ def replace_folder(folder: Path, write: Callable[[Path], None]) -> Path:
     return folder
 
 
+def saved_files(folder: Path) -> set[str] | None:
+    """The names ``save_model`` wrote into a model folder, as its metadata lists them (None for a
+    folder saved before the list was kept, or not a model folder)."""
+    try:
+        files = json.loads((Path(folder) / META).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {str(name) for name in files} if isinstance(files, list) else None
+
+
+def _shareable(folder: Path) -> None:
+    """Give a written folder the modes of the umask (mkdtemp makes it 0700, safetensors writes
+    0600), so a model trained in a container or by one user can be read by the others."""
+    umask = current_umask()
+    folder.chmod(0o777 & ~umask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def read_meta(folder: Path) -> ModelMeta:
     folder = Path(folder)
     if not folder.is_dir():
@@ -128,16 +150,24 @@ def read_meta(folder: Path) -> ModelMeta:
         )
     try:
         data = json.loads((folder / META).read_text(encoding="utf-8"))
-        version = int(data.get("format_version", 0))
-        meta = ModelMeta.from_dict(data)
+        version = int(data["format_version"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFolderError(f"{folder / META} is not a valid eventroles metadata file: {error}") from None
+    if version > FORMAT_VERSION:  # before reading the rest: a newer layout may not parse here
+        raise ModelFolderError(
+            f"{folder} holds a model of format version {version}, written by a newer eventroles "
+            f"({data.get('eventroles_version', 'unknown')}); this one ({__version__}) reads version "
+            f"{FORMAT_VERSION}: upgrade eventroles to load it"
+        )
     if version != FORMAT_VERSION:
         raise ModelFolderError(
             f"{folder} holds a model of format version {version}; this eventroles ({__version__}) reads "
             f"version {FORMAT_VERSION}: retrain it with `eventroles train` (the tagging layer changed)"
         )
-    return meta
+    try:
+        return ModelMeta.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelFolderError(f"{folder / META} is not a valid eventroles metadata file: {error}") from None
 
 
 def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
@@ -145,7 +175,12 @@ def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
 
     folder = Path(folder)
     meta = read_meta(folder)
-    backbone = backbone_from_config(meta.backbone_config)
+    if not (folder / TOKENIZER).is_file():
+        raise ModelFolderError(f"model folder {folder} is incomplete: missing {TOKENIZER}")
+    try:
+        backbone = backbone_from_config(meta.backbone_config)
+    except BackboneError as error:
+        raise ModelFolderError(f"{folder / META}: {error}") from None
     model = RoleTagger(backbone, len(meta.tagset.tags), word_shape=meta.word_shape)
     try:
         state = load_file(str(folder / WEIGHTS))
@@ -161,8 +196,9 @@ def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
             f"missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
-    except (OSError, ValueError) as error:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True, trust_remote_code=False)
+        check_vocabulary(tokenizer, f"model folder {folder}", meta.backbone_config.get("vocab_size"))
+    except (OSError, ValueError, BackboneError) as error:
         raise ModelFolderError(f"model folder {folder} has no usable tokenizer: {error}") from None
     tokenizer.model_max_length = 10**9
     model.eval()

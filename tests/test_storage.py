@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,45 @@ def test_a_model_of_an_older_format_says_to_retrain(tmp_path: Path, tokenizer) -
     (folder / META).write_text(json.dumps(meta))
     with pytest.raises(ModelFolderError, match="format version 1.*retrain it with `eventroles train`"):
         load_model(folder)
+
+
+def test_a_model_without_tokenizer_json_is_refused_not_loaded_with_five_tokens(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    (folder / "tokenizer.json").unlink()  # tokenizer_config.json stays: transformers would build [PAD] [UNK] ... only
+    with pytest.raises(ModelFolderError, match="missing tokenizer.json"):
+        load_model(folder)
+
+
+def test_a_model_of_a_newer_format_says_to_upgrade(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    meta["format_version"] = storage.FORMAT_VERSION + 1
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(ModelFolderError, match="newer eventroles.*upgrade eventroles"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("change", [{"model_type": None}, {"model_type": "no-such-architecture"}])
+def test_a_backbone_description_that_cannot_be_built_names_the_file(tmp_path: Path, tokenizer, change: dict) -> None:
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    meta["backbone_config"].update(change)
+    if change["model_type"] is None:
+        del meta["backbone_config"]["model_type"]
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(ModelFolderError, match=f"{META}: the backbone configuration"):
+        load_model(folder)
+
+
+def test_a_saved_model_is_readable_by_others_as_the_umask_says(tmp_path: Path, tokenizer) -> None:
+    model = _model(tokenizer)
+    old = os.umask(0o022)
+    try:
+        folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755  # mkdtemp alone gives 0700
+    assert {path.stat().st_mode & 0o777 for path in folder.iterdir()} == {0o644}  # safetensors alone writes 0600

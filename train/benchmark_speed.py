@@ -282,7 +282,7 @@ def corpus_shape(model_dir: Path, texts: list[str]) -> dict[str, Any]:
     from eventroles.models.storage import read_meta
 
     meta = read_meta(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True, trust_remote_code=False)
     tokenizer.model_max_length = 10**9
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
     windows = [e - s + 2 for n in lengths for s, e in document_windows(n, meta.max_length, meta.stride) if e > s]

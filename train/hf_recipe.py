@@ -305,7 +305,7 @@ def _build_model(backbone: str, random_backbone: dict | None, labels: list[str],
     from transformers import AutoModelForTokenClassification
 
     from eventroles.models.backbone import (
-        BackboneError, RandomBackbone, quiet_transformers, random_bert_config, resolve_backbone,
+        BackboneError, RandomBackbone, load_pretrained, quiet_transformers, random_bert_config, resolve_backbone,
     )
 
     id2label = dict(enumerate(labels))
@@ -317,10 +317,10 @@ def _build_model(backbone: str, random_backbone: dict | None, labels: list[str],
     source = resolve_backbone(backbone)
     try:
         with quiet_transformers():  # no loading bar or report table, also under --no-progress
-            return AutoModelForTokenClassification.from_pretrained(
-                source, num_labels=len(labels), id2label=id2label, label2id=label2id
+            return load_pretrained(
+                AutoModelForTokenClassification, source, num_labels=len(labels), id2label=id2label, label2id=label2id
             )
-    except OSError as error:
+    except Exception as error:  # OSError, ValueError, and safetensors' own error for a truncated file
         raise BackboneError(f"could not load backbone {backbone!r} ({source}): {error}") from None
 
 

@@ -27,6 +27,7 @@ import torch
 from eventroles.data.features import special_ids
 from eventroles.models.backbone import (
     ATTENTION_DROPOUT_KEYS,
+    load_pretrained,
     BackboneError,
     load_tokenizer,
     quiet_transformers,
@@ -189,14 +190,14 @@ def pretrain(
     log(f"pretraining on {len(texts)} training texts: {subwords} subwords in {len(chunks)} rows of "
         f"{settings.max_length}; {mixed if mixed != 'no' else 'fp32'} on {device.type}")
 
-    hf_config = AutoConfig.from_pretrained(source)
+    hf_config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     kept_dropout = {key: getattr(hf_config, key) for key in ATTENTION_DROPOUT_KEYS if hasattr(hf_config, key)}
     for key in kept_dropout:  # 0 while pretraining: torch's fused attention kernel (see backbone.py)
         setattr(hf_config, key, 0.0)
     try:
         with quiet_transformers():
-            model, info = AutoModelForMaskedLM.from_pretrained(source, config=hf_config, output_loading_info=True)
-    except (OSError, ValueError) as error:
+            model, info = load_pretrained(AutoModelForMaskedLM, source, config=hf_config, output_loading_info=True)
+    except Exception as error:  # OSError, ValueError, and safetensors' own error for a truncated file
         raise BackboneError(f"could not load {config.model.backbone!r} ({source}) for masked-LM training: {error}") from None
     fresh = [key for key in info.get("missing_keys", ()) if "pooler" not in key]
     if fresh:  # expected for checkpoints saved without their masked-LM head (the packaged MiniLM)
