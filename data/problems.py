@@ -86,5 +86,10 @@ class ReadReport:
             "facts": dict(sorted(self.facts.items())),
         }
 
+    def summary(self, exclude: tuple[str, ...] = ()) -> str:
+        """The counts in one line ("span snapped to words: 3; ..."), ``exclude``'s kinds left out."""
+        return "; ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in sorted(self.counts.items())
+                         if n and kind not in exclude)
+
     def __bool__(self) -> bool:
         return bool(self.counts or self.facts)

@@ -11,6 +11,7 @@ from eventroles.train.config import Config, ConfigError, apply_overrides, config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 MINIMAL = "data:\n  corpora:\n    - name: muc4\n"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
@@ -243,3 +244,22 @@ def test_the_run_folder_of_a_model_in_the_current_folder_has_a_name(tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     assert OutputConfig(dir=Path(".")).resolved_run_dir() == tmp_path.parent / f"{tmp_path.name}.run"  # was a ValueError
     assert OutputConfig(dir=Path("out/model")).resolved_run_dir() == Path("out/model.run")
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "train.jsonl").write_text((FIXTURES / "smoke" / "train.jsonl").read_text())
+    (tmp_path / "articles" / "dev.jsonl").write_text((FIXTURES / "smoke" / "dev.jsonl").read_text())
+    path = tmp_path / "cfg" / "my.yaml"
+    path.parent.mkdir()
+    path.write_text("data:\n  corpora:\n    - path: ~/articles\noutput:\n  dir: ~/models/x\n")
+    config = load_config(path, ["model.init_from=~/models/flagship"])
+    assert config.data.corpora[0].path == tmp_path / "articles"  # was cfg/~/articles: no such folder
+    assert config.output.dir == tmp_path / "models" / "x" and config.output.resolved_run_dir() == tmp_path / "models" / "x.run"
+    assert config.model.init_from == tmp_path / "models" / "flagship"
+
+
+def test_a_home_folder_of_an_unknown_user_is_a_config_error(tmp_path: Path) -> None:
+    message = _error(tmp_path, "data:\n  corpora:\n    - path: ~nosuchuser-eventroles/articles\n")
+    assert "data.corpora.0.path" in message  # was a RuntimeError traceback from pathlib

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from eventroles.train.config import load_config
+from eventroles.train.config import ConfigError, load_config
 from eventroles.train.trainer import TrainingInterrupted, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,6 +231,11 @@ def test_a_previous_model_folder_or_an_empty_one_is_trained_into(tmp_path: Path)
     first = train(load_config(SMOKE, [f"output.dir={output}"]), **quiet)
     again = train(load_config(SMOKE, [f"output.dir={output}", "training.seed=5"]), **quiet)
     assert Path(first.model_dir) == Path(again.model_dir) == output and (output / "model.safetensors").is_file()
+    # a file of the user's put into the model folder (`predict -o model/labelled.jsonl`) is not deleted by a retraining
+    (output / "labelled.jsonl").write_text("the user's output\n")
+    with pytest.raises(ConfigError, match="also holds labelled.jsonl"):
+        train(load_config(SMOKE, [f"output.dir={output}"]), **quiet)
+    assert (output / "labelled.jsonl").read_text() == "the user's output\n"
 
 
 @pytest.mark.parametrize(
@@ -310,3 +315,67 @@ def test_a_training_document_with_a_held_out_text_is_reported(tmp_path: Path) ->
     lines: list[str] = []
     train(config, progress=False, log=lines.append)
     assert any(line.startswith("warning: ") and "1 training document(s) have the text of a held-out" in line for line in lines)
+
+
+def test_other_jsonl_files_in_a_corpus_folder_are_not_read_as_held_out_splits(tmp_path: Path) -> None:
+    from eventroles.train.corpora import LEAK_KIND, load_corpora
+
+    corpus = tmp_path / "mine"
+    shutil.copytree(FIXTURES / "smoke", corpus)
+    train_lines = (corpus / "train.jsonl").read_text(encoding="utf-8")
+    (corpus / "all_articles.jsonl").write_text(train_lines, encoding="utf-8")  # the unsplit corpus
+    (corpus / "raw_unlabelled.jsonl").write_text(json.dumps({"id": "r1", "text": "No spans here."}) + "\n")
+    config = load_config(SMOKE, [f"output.dir={tmp_path / 'model'}", f"data.corpora.0.path={corpus}"])
+    [loaded] = load_corpora(config)  # raw_unlabelled.jsonl has no "spans": reading it would fail
+    assert loaded.report.counts[LEAK_KIND] == 0, "the unsplit file is not a held-out split"
+
+
+def test_without_dev_documents_the_last_weights_are_kept_and_it_says_so(tmp_path: Path) -> None:
+    no_dev = ["data.corpora.0.dev=[]", "training.max_steps=12", "training.checkpoint_every=null"]
+    # a run with dev first: its best weights and scores stay in the run folder the next run uses
+    train(smoke_config(tmp_path / "model", "training.max_steps=12", "training.checkpoint_every=null"), **QUIET)
+    lines: list[str] = []
+    result = train(smoke_config(tmp_path / "model", *no_dev, "training.eval_every=5", "training.early_stopping=1"),
+                   progress=False, log=lines.append)
+    assert any(line.startswith("warning: no dev documents") for line in lines), lines
+    assert result.state.history == [] and result.state.step == 12 and not result.state.stopped_early
+    assert result.best_dev == {}, "the dev scores of the earlier run in that folder are not this run's"
+    meta = json.loads((result.model_dir / "eventroles.json").read_text())
+    assert meta["dev_metrics"] is None and meta["training"]["best_step"] == 12
+    # the weights are the last step's, whatever the evaluation interval (it kept the first evaluation's: step 5)
+    last = train(smoke_config(tmp_path / "last", *no_dev, "training.eval_every=null"), **QUIET)
+    a, b = (load_file(str(r.model_dir / "model.safetensors")) for r in (result, last))
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_what_the_readers_and_encoder_repaired_is_said_at_training_start(tmp_path: Path) -> None:
+    corpus = tmp_path / "mine"
+    shutil.copytree(FIXTURES / "smoke", corpus)
+    first = json.loads((corpus / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    text = first["text"]
+    words = text.split()
+    end = len(words[0]) + 1 + len(words[1])
+    first["spans"] = [{"start": 0, "end": end, "role": "target"}, {"start": 0, "end": len(words[0]), "role": "target"}]
+    rest = (corpus / "train.jsonl").read_text(encoding="utf-8").splitlines()[1:]
+    (corpus / "train.jsonl").write_text("\n".join([json.dumps(first), *rest]) + "\n", encoding="utf-8")
+    lines: list[str] = []
+    config = smoke_config(tmp_path / "model", f"data.corpora.0.path={corpus}", "training.max_steps=2",
+                          "training.checkpoint_every=null")
+    train(config, progress=False, log=lines.append)
+    said = [line for line in lines if "as read and encoded" in line]
+    assert said and "overlapping span in one tag skipped: 1" in said[0], lines
+
+
+def test_a_checkpoint_with_a_pickled_schedule_is_not_unpickled(tmp_path: Path) -> None:
+    from eventroles.train.checkpoints import find_checkpoint
+    from eventroles.train.config import ConfigError
+
+    config = smoke_config(tmp_path / "model")
+    with pytest.raises(TrainingInterrupted):
+        train(config, stop_after_steps=20, **QUIET)
+    checkpoint = find_checkpoint(config.output.resolved_run_dir())
+    assert (checkpoint / "scheduler.json").is_file()
+    assert not (checkpoint / "custom_checkpoint_0.pkl").exists(), "the schedule is JSON, not a pickle"
+    (checkpoint / "custom_checkpoint_0.pkl").write_bytes(b"not to be loaded")  # as an older eventroles wrote it
+    with pytest.raises(ConfigError, match="older eventroles.*pickle"):
+        train(config, resume=True, **QUIET)

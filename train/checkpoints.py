@@ -24,6 +24,10 @@ CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
 CONFIG_FILE = "config.json"
 AVERAGE_FILE = "weight_average.safetensors"
+# The learning-rate schedule's position, as JSON. accelerate would pickle it (custom_checkpoint_0.pkl)
+# and unpickle it with weights_only=False on resume: a run folder handed over could run code.
+SCHEDULER_FILE = "scheduler.json"
+PICKLED_SCHEDULER = "custom_checkpoint_0.pkl"  # what checkpoints written before 2026-12-07 hold instead
 BEST_WEIGHTS = "best.safetensors"
 BEST_DEV = "best_dev.json"
 # Keys a resumed run may change: they do not touch the weights or the order of the data.
@@ -83,8 +87,8 @@ def check_resumable(folder: Path, config: Config, processes: int) -> None:
         return  # written before checkpoints recorded their config: nothing to compare
     recorded = json.loads(path.read_text())
     wanted = config_record(config, processes)
-    before, now = _flat(recorded.get("config", {})), _flat(wanted["config"])
-    changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k not in MAY_CHANGE_ON_RESUME]
+    before, now = flat_config(recorded.get("config", {})), flat_config(wanted["config"])
+    changed = changed_keys(before, now)
     lines = [f"  {k}: {before.get(k, '(absent)')!r} when started, now {now.get(k, '(absent)')!r}" for k in changed]
     if recorded.get("processes", processes) != processes:
         lines.append(f"  processes: {recorded['processes']} when started, now {processes}")
@@ -96,11 +100,17 @@ def check_resumable(folder: Path, config: Config, processes: int) -> None:
         )
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+def changed_keys(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys of two flat configs whose values differ, the ones that do not touch the weights aside."""
+    return [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k not in MAY_CHANGE_ON_RESUME]
+
+
+def flat_config(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"training": {"seed": 1}}`` -> ``{"training.seed": 1}``: configs compared key by key."""
     if isinstance(tree, dict):
         out: dict[str, Any] = {}
         for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}{key}."))
+            out.update(flat_config(value, f"{prefix}{key}."))
         return out
     return {prefix.rstrip("."): tree}
 

@@ -8,14 +8,25 @@ any value from the command line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eventroles.data.registry import CORPORA
 from eventroles.data.roles import ROLES
 from eventroles.data.tags import TagSet
+
+
+# A path as a user writes it in YAML or --set: "~/articles" is their home folder, as in a shell.
+def _expand_home(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError as error:  # "~bob/x" for a user this machine does not have
+        raise ValueError(f"{path}: {error}") from None
+
+
+UserPath = Annotated[Path, AfterValidator(_expand_home)]
 
 
 class ConfigError(Exception):
@@ -39,7 +50,7 @@ class RandomBackboneConfig(Section):
 class ModelConfig(Section):
     backbone: str = Field("minilm", description="'minilm' (packaged all-MiniLM-L6-v2), a local folder, or a hub id")
     random: RandomBackboneConfig | None = None
-    init_from: Path | None = Field(
+    init_from: UserPath | None = Field(
         None, description="a trained eventroles model folder to start from instead of `backbone`: its backbone, "
         "word-shape embedding, tokenizer and the scores of the tags (or roles) it shares with this model; `backbone` "
         "is then not read (a path relative to the working directory, as output.dir)",
@@ -88,7 +99,7 @@ class ModelConfig(Section):
 
 class CorpusConfig(Section):
     name: str | None = Field(None, description="a registry corpus (see `eventroles data list`)")
-    path: Path | None = Field(None, description="or a folder holding train.jsonl / dev.jsonl / test.jsonl")
+    path: UserPath | None = Field(None, description="or a folder holding train.jsonl / dev.jsonl / test.jsonl")
     train: list[str] = Field(default_factory=lambda: ["train"])
     dev: list[str] = Field(default_factory=lambda: ["dev"])
     weight: float = Field(1.0, gt=0.0, description="how often each training window is drawn per epoch")
@@ -165,8 +176,8 @@ class TrainingConfig(Section):
 
 
 class OutputConfig(Section):
-    dir: Path = Field(Path("output/model"), description="the trained model folder (a previous model folder there is replaced; a file or another folder is refused)")
-    run_dir: Path | None = Field(None, description="checkpoints and logs (default: <dir>.run)")
+    dir: UserPath = Field(Path("output/model"), description="the trained model folder (a previous model folder there is replaced; a file or another folder is refused)")
+    run_dir: UserPath | None = Field(None, description="checkpoints and logs (default: <dir>.run)")
 
     def resolved_run_dir(self) -> Path:
         model_dir = self.dir if self.dir.name not in ("", ".", "..") else self.dir.resolve()

@@ -77,9 +77,12 @@ LEAK_KIND = "train_text_also_in_held_out_split"
 
 
 def other_splits(corpus: CorpusConfig) -> list[str]:
-    """The corpus's splits that the config does not train on (its dev and test splits, say)."""
+    """The corpus's splits that the config does not train on (its dev and test splits, say).
+
+    For a folder, only the config's dev splits and a dev.jsonl / test.jsonl: other .jsonl files
+    there (unannotated articles, the unsplit corpus) are not held-out splits and are not read."""
     if corpus.path is not None:
-        names = sorted(p.stem for p in corpus.path.glob("*.jsonl"))
+        names = list(dict.fromkeys([*corpus.dev, *(s for s in ("dev", "test") if (corpus.path / f"{s}.jsonl").is_file())]))
     else:
         names = list(get_corpus(corpus.name or "").splits)
     return [name for name in names if name not in corpus.train]

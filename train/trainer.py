@@ -31,14 +31,14 @@ from eventroles.models.backbone import RandomBackbone, build_backbone, load_toke
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
-from eventroles.models.storage import META, ModelMeta, backbone_config_dict, save_model
+from eventroles.models.storage import META, WEIGHTS, ModelMeta, backbone_config_dict, save_model, saved_files
 from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
 from .checkpoints import (
-    AVERAGE_FILE, BEST_DEV, BEST_WEIGHTS, CONFIG_FILE, STATE_FILE, check_resumable, checkpoint_step, config_record,
-    discard, find_checkpoint, staging_folder, swap_in, write_atomically,
+    AVERAGE_FILE, BEST_DEV, BEST_WEIGHTS, CONFIG_FILE, PICKLED_SCHEDULER, SCHEDULER_FILE, STATE_FILE, check_resumable,
+    checkpoint_step, config_record, discard, find_checkpoint, staging_folder, swap_in, write_atomically,
 )
 from .config import Config, ConfigError, OutputConfig
 from .corpora import LEAK_KIND, LoadedCorpus, load_corpora
@@ -54,9 +54,23 @@ def check_outputs(output: OutputConfig) -> None:
     if model_dir.exists() and not empty_folder and not (model_dir / META).is_file():
         raise ConfigError(f"output.dir: {model_dir} exists and is not an eventroles model folder; saving the model "
                           f"would replace it (choose a new folder, or remove it yourself)")
+    if (model_dir / META).is_file():
+        listed = saved_files(model_dir)
+        foreign = sorted(p.name for p in model_dir.iterdir() if not p.name.startswith(".")
+                         and not (p.name in listed if listed is not None else _written_by_save(p.name)))
+        if foreign:
+            raise ConfigError(f"output.dir: the model folder {model_dir} also holds {', '.join(foreign[:5])}"
+                              f"{' and more' if len(foreign) > 5 else ''}, which eventroles did not write; saving the "
+                              "new model replaces the folder whole: move them out first")
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"output.run_dir: {run_dir} is a file; the trainer keeps its checkpoints in a "
                           f"folder there (move the file, or set output.run_dir to another folder)")
+
+
+def _written_by_save(name: str) -> bool:
+    """A file that ``save_model`` writes into a model folder (weights, metadata, tokenizer files),
+    for folders saved before their metadata listed the files."""
+    return name in (META, WEIGHTS, "vocab.txt", "special_tokens_map.json", "added_tokens.json") or name.startswith("tokenizer")
 
 
 class TrainingInterrupted(Exception):
@@ -83,6 +97,13 @@ def check_run_folder(config: Config, resume: bool) -> Path | None:
             f"{run_dir}: an interrupted run left a checkpoint here (step {checkpoint_step(found)}); "
             f"continue it with --resume, or delete {run_dir} to start over"
         )
+    if found is not None and ((found / PICKLED_SCHEDULER).exists() or not (found / SCHEDULER_FILE).is_file()):
+        raise ConfigError(f"--resume: the checkpoint in {found} was written by an older eventroles (its "
+                          "learning-rate schedule is a pickle, which eventroles does not load); delete "
+                          f"{run_dir} to start the run over")
+    if not resume:  # a fresh run: the best weights and scores of an earlier run there are not this run's
+        for name in (BEST_WEIGHTS, BEST_DEV):
+            (run_dir / name).unlink(missing_ok=True)
     return found
 
 
@@ -230,6 +251,10 @@ class Trainer:
                 corpus.train, self.tokenizer, self.tagset,
                 max_length=training.max_length, stride=training.stride, source=source, report=corpus.report,
             )
+        for corpus in self.corpora:  # nothing dropped or repaired without a word (examples: the model's read report)
+            repaired = corpus.report.summary(exclude=(LEAK_KIND,))
+            if repaired:
+                self.log(f"{corpus.label}, train and dev as read and encoded: {repaired}")
         if not self.windows:
             read = "; ".join(
                 f"{c.label}: {len(c.train)} training documents, {sum(bool(d.text.strip()) for d in c.train)} with text"
@@ -256,8 +281,7 @@ class Trainer:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.average = (WeightAverage(self.accelerator.unwrap_model(self.model), training.weight_average)
                         if training.weight_average else None)
-        self.scheduler = scheduler
-        self.accelerator.register_for_checkpointing(self.scheduler)
+        self.scheduler = scheduler  # checkpointed as JSON by _save_checkpoint, never pickled
 
     def _new_model(self, warm_start: WarmStart | None) -> RoleTagger:
         """The untrained tagger: on the configured backbone, or carrying a trained model's weights."""
@@ -308,6 +332,7 @@ class Trainer:
         acc.wait_for_everyone()
         if acc.is_main_process:
             (staging / CONFIG_FILE).write_text(json.dumps(config_record(self.config, acc.num_processes), indent=1))
+            (staging / SCHEDULER_FILE).write_text(json.dumps(self.scheduler.state_dict(), indent=1))
             if self.average is not None:
                 self.average.save(staging / AVERAGE_FILE)
             (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))  # last: complete
@@ -316,6 +341,7 @@ class Trainer:
 
     def _load_checkpoint(self, folder: Path) -> TrainerState:
         self.accelerator.load_state(str(folder))
+        self.scheduler.load_state_dict(json.loads((folder / SCHEDULER_FILE).read_text()))
         if self.average is not None:
             self.average.load(folder / AVERAGE_FILE)
         return TrainerState(**json.loads((folder / STATE_FILE).read_text()))
@@ -390,6 +416,10 @@ class Trainer:
         if resume and (self.run_dir / BEST_WEIGHTS).is_file():
             self._best_state = load_file(str(self.run_dir / BEST_WEIGHTS))
         eval_every = cfg.eval_every or self.steps_per_epoch
+        self._has_dev = any(c.dev for c in self.corpora)
+        if not self._has_dev:
+            self.log("warning: no dev documents in any corpus: nothing to choose a checkpoint, stop early or calibrate "
+                     "the span offset on; the weights of the last step are kept")
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
             f"{len(self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents, "
@@ -446,7 +476,7 @@ class Trainer:
                 state.step_in_epoch += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4f}", subwords_per_s=f"{state.train_subwords / max(state.train_seconds, 1e-9):.0f}")
-                if state.step % eval_every == 0 or state.step == self.total_steps:
+                if self._has_dev and (state.step % eval_every == 0 or state.step == self.total_steps):
                     with self._averaged():
                         result = self.evaluate()
                         model = acc.unwrap_model(self.model)
@@ -523,11 +553,15 @@ class Trainer:
     def _finish(self, state: TrainerState, best_state: dict[str, torch.Tensor] | None) -> TrainResult:
         acc = self.accelerator
         model = acc.unwrap_model(self.model)
+        if not self._has_dev:  # nothing to choose by: the last step's weights (their average, if kept)
+            with self._averaged():
+                best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+            state.best_step = state.step
         if best_state is not None:
             model.load_state_dict(best_state)
         self._calibrate()
         best_dev = getattr(self, "best_dev", None)
-        if best_dev is None and (self.run_dir / BEST_DEV).is_file():
+        if best_dev is None and self._has_dev and (self.run_dir / BEST_DEV).is_file():  # a resumed run's best so far
             best_dev = json.loads((self.run_dir / BEST_DEV).read_text())
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if torch.cuda.is_available():

@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:
             calibration = result.calibration
             tuned = (f"; {calibration.score:.4f} at the calibrated span offset {calibration.offset:+.2f}"
                      if calibration is not None else "")
-            echo(f"best dev {cfg.training.selection_metric} micro F1 {result.best_dev.get('score', 0.0):.4f} at step {stats['best_step']}{tuned}; "
+            best = (f"best dev {cfg.training.selection_metric} micro F1 {result.best_dev.get('score', 0.0):.4f} at step "
+                    f"{stats['best_step']}{tuned}" if result.best_dev else f"no dev evaluation: the weights of step {stats['best_step']}")
+            echo(f"{best}; "
                  f"{stats['train_seconds']} s training, {stats['train_subwords_per_s']} subwords/s, "
                  f"peak memory {stats['peak_memory_mb']} MB, {stats['precision']} on {stats['device']}")
