@@ -20,7 +20,7 @@ from eventroles.cli import app
 from eventroles.cli.benchmark import transfer_table
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.models.inference import Tagger
-from eventroles.train.benchmark_transfer import TransferError, benchmark_transfer
+from eventroles.train.benchmark_transfer import TransferError, benchmark_transfer, corpora_seen_by_start
 from eventroles.train.config import load_config
 from eventroles.train.metrics import score_corpus
 
@@ -73,6 +73,10 @@ def test_only_roles_the_held_out_corpus_annotates_are_scored(result: dict[str, A
     time_row = next(r for r in result["rows"] if r["holdout"] == "smoke" and r["role"] == "time")
     assert time_row["in_training_data"] is False
     assert any("annotates time" in note for note in result["notes"])
+    # the fixtures' roles have a few spans each: every role with a ratio is named as weak evidence
+    [weak] = [note for note in result["notes"] if "say little" in note]
+    with_ratio = [r for r in result["rows"] if r["role"] != "micro" and r["overlap_ratio"] is not None]
+    assert with_ratio and all(f"{r['holdout']} {r['role']} ({r['support']} spans" in weak for r in with_ratio)
 
 
 def test_scores_are_the_test_split_scored_by_the_written_models(result: dict[str, Any]) -> None:
@@ -121,14 +125,18 @@ def test_a_second_run_reuses_models_trained_with_the_same_config(tmp_path: Path)
     config = load_config(write_config(tmp_path, SMOKE, NOTIME), SHORT)
     logs: list[str] = []
     first = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"])
-    again = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"], log=logs.append)
+    # another thread count does not change the weights: still the same models
+    threads = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, "training.threads=1"])
+    again = benchmark_transfer(threads, work_dir=tmp_path / "work", holdouts=["smoke"], log=logs.append)
     assert not first["in_domain"]["reused"] and again["in_domain"]["reused"] and again["transfer"]["smoke"]["reused"]
     assert sum("reusing" in line for line in logs) == 2
     assert again["rows"] == first["rows"], "a reused model scores as it did"
-    # another config (a changed setting) is trained afresh, and so is everything with reuse off
+    # another config (a changed setting) is trained afresh, saying which key differs; so is everything with reuse off
     other = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, "training.seed=99"])
-    changed = benchmark_transfer(other, work_dir=tmp_path / "work", holdouts=["smoke"])
+    logs.clear()
+    changed = benchmark_transfer(other, work_dir=tmp_path / "work", holdouts=["smoke"], log=logs.append)
     assert not changed["in_domain"]["reused"] and not changed["transfer"]["smoke"]["reused"]
+    assert any("not reusing" in line and "training.seed" in line for line in logs), logs
     forced = benchmark_transfer(other, work_dir=tmp_path / "work", holdouts=["smoke"], reuse=False)
     assert not forced["in_domain"]["reused"]
 
@@ -141,17 +149,37 @@ def test_library_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     assert not (tmp_path / "w").exists(), "nothing may be trained before the request is checked"
 
 
-def test_cli_skips_a_corpus_without_test_split_and_writes_json(tmp_path: Path, runner: CliRunner) -> None:
+def test_a_start_that_saw_the_held_out_corpus_is_refused(result: dict[str, Any], tmp_path: Path) -> None:
+    # init_from the in-domain model (trained on both corpora): every leave-one-out model would start from it
+    config = load_config(write_config(tmp_path, SMOKE, NOTIME),
+                         [*SHORT, "model.random=null", f"model.init_from={result['in_domain']['model_dir']}"])
+    with pytest.raises(TransferError, match=r"smoke \(by model.init_from .*in_domain\)"):
+        benchmark_transfer(config, work_dir=tmp_path / "w", holdouts=["smoke"])
+    assert not (tmp_path / "w").exists(), "refused before anything is trained"
+    # a backbone that `eventroles pretrain` wrote from another pretrained one: the whole chain counts
+    first, second = tmp_path / "pt1", tmp_path / "pt2"
+    for folder, source, corpora in ((first, "minilm", ["smoke_notime"]), (second, str(first), ["other"])):
+        folder.mkdir()
+        (folder / "eventroles_pretrain.json").write_text(json.dumps({"source": source, "corpora": corpora, "steps": 1}))
+    chained = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, f"model.backbone={second}"])
+    seen = corpora_seen_by_start(chained)
+    assert set(seen) == {"smoke_notime", "other"} and str(first) in seen["smoke_notime"][0]
+    with pytest.raises(TransferError, match="smoke_notime"):
+        benchmark_transfer(chained, work_dir=tmp_path / "w", holdouts=["smoke_notime"])
+
+
+def test_cli_skips_a_corpus_without_test_split_and_writes_json(tmp_path: Path, runner: CliRunner,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     notest = tmp_path / "notest"
     notest.mkdir()
     for split in ("train", "dev"):
         shutil.copy(NOTIME / f"{split}.jsonl", notest / f"{split}.jsonl")
     config = write_config(tmp_path, SMOKE, notest)
     out = tmp_path / "transfer.json"
-    work = tmp_path / "work"
+    work = tmp_path / "output" / "transfer" / "transfer"  # the default: output/transfer/<config's name>
+    monkeypatch.chdir(tmp_path)
     overrides = [item for o in ["training.max_steps=6", *SHORT[1:]] for item in ("--set", o)]
-    result = runner.invoke(app, ["benchmark", "transfer", str(config), *overrides, "--json", str(out),
-                                 "--work-dir", str(work), "--no-progress"])
+    result = runner.invoke(app, ["benchmark", "transfer", str(config), *overrides, "--json", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "held out" in result.stdout and "overlap ratio" in result.stdout
     assert sum(1 for line in result.stdout.splitlines() if line.startswith("smoke ")) == 6  # 5 roles + micro
@@ -162,6 +190,8 @@ def test_cli_skips_a_corpus_without_test_split_and_writes_json(tmp_path: Path, r
         assert key in data, key
     assert data["holdouts"] == ["smoke"] and [s["corpus"] for s in data["skipped"]] == ["notest"]
     assert data["corpora"] == ["smoke", "notest"] and data["config"] == str(config)
+    assert data["overrides"][0] == "training.max_steps=6" and data["settings"]["training"]["max_steps"] == 6
+    assert Path(data["in_domain"]["model_dir"]).resolve() == (work / "in_domain").resolve()
     assert trained_on(data["in_domain"]["model_dir"]) == ["smoke", "notest"]  # still trains in-domain
     assert trained_on(data["transfer"]["smoke"]["model_dir"]) == ["notest"]
     assert not (work / "without_notest").exists()

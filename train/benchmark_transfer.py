@@ -27,10 +27,14 @@ from eventroles.data.document import Document
 from .config import Config, CorpusConfig
 from .corpora import has_split, load_split
 from .metrics import score_corpus
-from .checkpoints import discard, find_checkpoint
-from .trainer import Trainer
+from .checkpoints import changed_keys, discard, find_checkpoint, flat_config
+from .trainer import Trainer, TrainingStopped
 
 TARGET_RATIO = 0.60
+# Below this many held-out spans of a role, or this in-domain overlap F1, its ratio is noted as
+# weak evidence: a ratio over a handful of spans, or over a model that hardly finds the role, says little.
+FEW_SPANS = 30
+WEAK_IN_DOMAIN_F1 = 0.30
 MEASURES = ("seqeval", "exact", "overlap")
 IN_DOMAIN = "in_domain"
 
@@ -65,6 +69,7 @@ def benchmark_transfer(
     labels = [c.label for c in corpora]
     _check_request(labels, holdouts)
     chosen = list(dict.fromkeys(holdouts)) if holdouts else labels
+    _check_starting_points(config, chosen)
     roles = list(config.model.tagset().roles)
 
     tests: dict[str, list[Document]] = {}
@@ -102,9 +107,15 @@ def benchmark_transfer(
     notes = [f"{s['corpus']}: skipped, {s['reason']}" for s in skipped]
     notes += [f"{label}: no training corpus of its leave-one-out run annotates {', '.join(run['untrained_roles'])}"
               for label, run in transfer.items() if run["untrained_roles"]]
-    notes += [f"{name}: no dev documents, so the model kept is the one from the first evaluation"
+    notes += [f"{name}: no dev documents, so the model kept is the one of the last step (not chosen on dev)"
               for name, run in [(IN_DOMAIN, in_domain_run), *transfer.items()] if not run["dev_documents"]]
     role_rows = [r for r in rows if r["role"] != "micro"]
+    weak = [f"{r['holdout']} {r['role']} ({r['support']} spans, in-domain overlap F1 {r['in_domain_overlap_f1'] * 100:.1f})"
+            for r in role_rows if r["overlap_ratio"] is not None
+            and (r["support"] < FEW_SPANS or r["in_domain_overlap_f1"] < WEAK_IN_DOMAIN_F1)]
+    if weak:
+        notes.append(f"ratios on fewer than {FEW_SPANS} spans or over an in-domain overlap F1 under "
+                     f"{WEAK_IN_DOMAIN_F1 * 100:.0f} say little: {'; '.join(weak)}")
     return {
         "test_split": test_split,
         "target_ratio": TARGET_RATIO,
@@ -140,6 +151,74 @@ def _check_request(labels: list[str], holdouts: Sequence[str] | None) -> None:
                             f"{', '.join(labels)}")
 
 
+def _check_starting_points(config: Config, holdouts: Sequence[str]) -> None:
+    """Refuse a config whose leave-one-out models would start from a model that saw a held-out
+    corpus: ``model.init_from`` (a trained tagger) or a ``model.backbone`` folder that
+    ``eventroles pretrain`` wrote, followed back through what those started from. Only
+    ``data.corpora`` changes between the runs, so such a start would carry the held-out corpus
+    into every leave-one-out model and inflate its score."""
+    seen = corpora_seen_by_start(config)
+    leaks = [f"{label} (by {', '.join(seen[label])})" for label in holdouts if label in seen]
+    if leaks:
+        raise TransferError(
+            "the leave-one-out models would start from a model that was trained on the corpus they hold out: "
+            + "; ".join(leaks) + ". Start from a model or backbone that never saw it (the packaged backbone: "
+            "model.backbone minilm and no model.init_from), or hold out only the corpora it did not see"
+        )
+
+
+def corpora_seen_by_start(config: Config) -> dict[str, list[str]]:
+    """Corpus label -> the starting folders (``model.init_from``, a pretrained ``model.backbone``,
+    and what each of them started from) that were trained on it."""
+    import json
+
+    from eventroles.models.storage import ModelFolderError, read_meta
+
+    from .pretraining import PRETRAINED_MARK
+
+    seen: dict[str, list[str]] = {}
+    pending: list[tuple[str, str]] = []  # (kind, folder)
+    if config.model.init_from is not None:
+        pending.append(("model", str(config.model.init_from)))
+    elif config.model.backbone:
+        pending.append(("backbone", str(config.model.backbone)))
+    visited: set[str] = set()
+    while pending:
+        kind, folder = pending.pop()
+        if folder in visited:
+            continue
+        visited.add(folder)
+        path = Path(folder).expanduser()
+        labels: list[str] = []
+        if kind == "model":
+            try:
+                info = read_meta(path).info
+            except ModelFolderError:
+                continue  # the trainer reports an unreadable init_from itself
+            labels = [str(c.get("label")) for c in info.get("corpora", [])]
+            model = (info.get("config") or {}).get("model") or {}
+            if model.get("init_from"):
+                pending.append(("model", str(model["init_from"])))
+            elif model.get("backbone"):
+                pending.append(("backbone", str(model["backbone"])))
+            where = f"model.init_from {folder}"
+        else:
+            mark = path / PRETRAINED_MARK
+            if not mark.is_file():
+                continue  # a plain backbone: the packaged one, a hub id, a downloaded folder
+            try:
+                record = json.loads(mark.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            labels = [str(label) for label in record.get("corpora", [])]
+            if record.get("source"):
+                pending.append(("backbone", str(record["source"])))
+            where = f"the pretrained backbone {folder}"
+        for label in labels:
+            seen.setdefault(label, []).append(where)
+    return seen
+
+
 def _no_test_reason(corpus: CorpusConfig, split: str) -> str | None:
     if has_split(corpus, split):
         return None
@@ -172,7 +251,7 @@ def _train_and_score(
     run_config.data.corpora = [c.model_copy(deep=True) for c in corpora]
     run_config.output.dir = out
     run_config.output.run_dir = None  # <out>.run: runs must never share checkpoints
-    finished = _finished_run(run_config) if reuse else None
+    finished = _finished_run(run_config, log) if reuse else None
     if finished is not None:
         log(f"reusing {out}: a finished model trained with this very config")
         stats, trained, dev_documents = finished
@@ -184,7 +263,11 @@ def _train_and_score(
         if resuming:
             log(f"resuming the interrupted run in {run_dir}")
         trainer = Trainer(run_config, progress=progress, log=log)
-        result = trainer.train(resume=resuming)
+        try:
+            result = trainer.train(resume=resuming)
+        except TrainingStopped as stopped:  # the trainer's hint names `train --resume`; here the command resumes itself
+            raise TrainingStopped(str(stopped).split("; continue with")[0]
+                                  + "; run the same benchmark command again (without --retrain) to continue this run") from None
         stats = result.stats
         trained = set().union(*(d.roles for c in trainer.corpora for d in c.train))
         dev_documents = sum(len(c.dev) for c in trainer.corpora)
@@ -204,22 +287,30 @@ def _train_and_score(
     }
 
 
-def _finished_run(config: Config) -> tuple[dict[str, Any], set[str], int] | None:
+def _finished_run(config: Config, log: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], set[str], int] | None:
     """``(training stats, trained roles, dev documents)`` of a model folder at ``output.dir``
-    that was trained with exactly ``config`` (output paths aside), or None.
+    that was trained with exactly ``config`` (output paths, thread count and checkpoint interval
+    aside: they do not change the weights), or None. A model folder there that another config
+    wrote is logged with the keys that differ, then trained over.
 
     Why: the benchmark trains one model per corpus and takes hours on a CPU; an interrupted or
     extended run (one more ``--holdout``) should not train again what it has.
     """
     from eventroles.models.storage import ModelFolderError, read_meta
 
+    if not config.output.dir.exists():
+        return None
     try:
         info = read_meta(config.output.dir).info
     except ModelFolderError:
         return None
-    wanted = config.model_dump(mode="json", exclude={"output"})
-    recorded = {k: v for k, v in (info.get("config") or {}).items() if k != "output"}
-    if recorded != wanted or "training" not in info:
+    wanted = flat_config(config.model_dump(mode="json", exclude={"output"}))
+    recorded = flat_config({k: v for k, v in (info.get("config") or {}).items() if k != "output"})
+    changed = changed_keys(recorded, wanted)
+    if changed or "training" not in info:
+        shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+        log(f"not reusing {config.output.dir}: it was trained with another config ({shown or 'no training record'}); "
+            "training it again")
         return None
     trained = {role for corpus in info.get("corpora", []) for role in corpus.get("roles", [])}
     dev_documents = sum(int(corpus.get("dev_documents", 0)) for corpus in info.get("corpora", []))

@@ -16,7 +16,8 @@ Conventions: only roles that the gold document annotates (``doc.roles``) are sco
 precision, recall or F1 whose denominator is zero is 0.0; macro averages run over the roles
 that have at least one gold or predicted span (as seqeval's macro average does). Overlap
 matching: a predicted span may pair with a gold span of the same role when they share at least
-one word (after snapping, the same as sharing a character); pairs are one-to-one, chosen by a
+one word after snapping (for spans on word boundaries, as the tagger's are, the same as sharing a
+character; two spans that split one word, "Reb" and "els", both snap to "Rebels" and match); pairs are one-to-one, chosen by a
 maximum bipartite matching (augmenting paths), so the number of matched pairs is the largest
 possible, independent of span order. Exact matching compares snapped offsets; duplicates (the
 same offsets and role, whatever the native label) count once.

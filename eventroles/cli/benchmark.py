@@ -114,27 +114,34 @@ def transfer(
         None, "--holdout", help="Hold out only this corpus (its name, or its folder's name; repeatable). Default: every corpus."
     ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every number as JSON to FILE ('-' for standard output)."),
-    work_dir: Path = typer.Option(Path("output/transfer"), "--work-dir", help="Where the trained model folders go."),
+    work_dir: Optional[Path] = typer.Option(
+        None, "--work-dir", help="Where the trained model folders go (default: output/transfer/CONFIG'S NAME, so two "
+        "configs never replace each other's models).", show_default=False,
+    ),
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table (for docs/benchmarks.md) instead."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show training progress bars."),
     reuse: bool = typer.Option(
         True, "--reuse/--retrain",
         help="Score a finished model already in --work-dir that was trained with the very same config instead of "
-        "training it again (a benchmark stopped between runs goes on with the next one; a run stopped mid-way "
-        "trains again).",
+        "training it again, so a benchmark stopped between runs goes on with the next one; a run stopped mid-way "
+        "resumes from its checkpoint. --retrain trains every model afresh, interrupted runs too.",
     ),
 ) -> None:
     from eventroles.models.backbone import BackboneError
     from eventroles.train.benchmark_transfer import TransferError, benchmark_transfer
     from eventroles.train.config import ConfigError, load_config
+    from eventroles.train.trainer import TrainingStopped
 
-    for kind in (ConfigError, BackboneError, TransferError):
+    for kind in (ConfigError, BackboneError, TransferError, TrainingStopped):
         register_user_error(kind)
     with user_errors():
         cfg = load_config(config, list(overrides or []))
+        work_dir = work_dir if work_dir is not None else Path("output/transfer") / config.stem
         result = benchmark_transfer(cfg, holdouts=holdouts, work_dir=work_dir, progress=progress, reuse=reuse,
                                     log=lambda message: echo(message, err=True))
         result["config"] = str(config)
+        result["overrides"] = list(overrides or [])
+        result["settings"] = cfg.model_dump(mode="json")  # the config as run, --set applied
         if json_out is not None:
             write_json(result, json_out)
             if str(json_out) == "-":
