@@ -174,3 +174,21 @@ def test_muc4_gold_as_prediction_has_full_recall() -> None:
     # lie inside a longer same-label span (nested_entity_mention_kept).
     assert micro["support"] == micro["correct"], micro
     assert micro["recall"] == 1.0
+
+
+def test_gold_entity_ids_of_the_project_format_give_entities_and_every_document_counts() -> None:
+    roles = frozenset({"attacker", "target"})
+    spans = [at("The FMLN", None, role="attacker"), at("FMLN rebels", None, role="attacker"), at("water pipes", None, role="target")]
+    ids = {(spans[0].start, spans[0].end, "attacker"): 1, (spans[1].start, spans[1].end, "attacker"): 1}
+    gold_docs = [Document("d1", TEXT, spans, roles, "mine", {"span_entities": ids}),
+                 Document("d2", "Talks went on in Geneva.", [], roles, "mine")]  # an article without attacks
+    pred = [predicted([at("FMLN", None, nth=1, role="attacker"), at("water pipes", None, role="target")]),
+            Document("d2", "Talks went on in Geneva.", [Span(0, 5, "attacker")])]
+    result = ceaf_ree(gold_docs, pred)
+    assert result is not None and result["documents"] == 2 and result["key_space"] == "role"
+    attacker, target = result["scores"]["attacker"], result["scores"]["target"]
+    assert (attacker["correct"], attacker["predicted"], attacker["support"]) == (1, 2, 1)  # "Talks" in d2 is a miss
+    assert (target["correct"], target["predicted"], target["support"]) == (1, 1, 1)
+    assert gold_entities(gold_docs[0], from_span_ids=True)["attacker"] == [{"fmln", "fmln rebels"}]
+    # without ids anywhere there is nothing to score as entities
+    assert ceaf_ree([Document("d3", TEXT, spans, roles)], pred) is None

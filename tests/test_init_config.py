@@ -41,3 +41,11 @@ def test_an_unregistered_corpus_points_at_path(tmp_path: Path, runner: CliRunner
     result = runner.invoke(app, ["init-config", str(path), "-c", "my_articles"])
     assert result.exit_code == 1 and "--corpus my_articles: not a registered corpus" in result.output
     assert "- path: FOLDER" in result.output and not path.exists()
+
+
+def test_an_output_folder_that_yaml_would_misread_is_written_quoted(tmp_path: Path, runner: CliRunner) -> None:
+    for number, output in enumerate(["runs/my model: v1", "@latest", "yes", "output/model"]):
+        path = tmp_path / f"my{number}.yaml"
+        result = runner.invoke(app, ["init-config", str(path), "--output", output])
+        assert result.exit_code == 0, result.output  # was a YAML traceback, or output.dir: True
+        assert load_config(path).output.dir == Path(output)

@@ -251,3 +251,10 @@ def test_an_unpaired_surrogate_in_the_text_is_named(tmp_path: Path) -> None:
     path = _file(tmp_path, _line(), '{"id": "s", "text": "caf\\ud800 bomb", "spans": []}')
     error = _format_error(path)
     assert error.line == 2 and "text" in str(error) and "unpaired surrogate escape at character 3" in str(error)
+
+
+def test_a_pretty_printed_file_is_told_to_be_one_document_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "pretty.jsonl"
+    path.write_text(json.dumps(json.loads(_line()), indent=2) + "\n", encoding="utf-8")
+    error = _format_error(path)
+    assert error.line == 1 and "each document must be one line" in str(error) and "jq -c" in str(error)

@@ -135,3 +135,12 @@ def test_data_stats_refuses_a_split_of_a_single_file(tmp_path) -> None:
     path.write_text('{"id": "a", "text": "Rebels attacked.", "spans": []}\n', encoding="utf-8")
     result = CliRunner().invoke(data_app, ["stats", str(path), "--split", "dev", "--tokenizer", "none"])
     assert result.exit_code == 1 and "--split is for registered corpora" in result.output  # was ignored
+
+
+def test_a_label_used_for_two_roles_is_measured_per_role_with_a_note(tokenizer) -> None:
+    # an NER type ("PER") on an attacker and on a target: valid data, one head per label impossible
+    text = "Gunmen shot Ali in Gao."
+    doc = Document("d1", text, [_span(text, "Gunmen", "attacker", "PER"), _span(text, "Ali", "target", "PER")], ROLES3)
+    stats = corpus_stats([doc], ReadReport(), tokenizer)  # was a CorpusError naming no file
+    assert stats["round_trip"] == stats["round_trip_roles"] and stats["round_trip"]["total"] == 2
+    assert "'PER' has two roles" in stats["round_trip_note"]

@@ -17,7 +17,7 @@ import numpy as np
 from eventroles.data.document import Document
 from eventroles.models.inference import Tagger
 
-from .ceaf import ceaf_ree
+from .ceaf import ceaf_ree, has_gold_entities
 from .metrics import score_corpus
 
 METRICS = ("seqeval", "ceaf")
@@ -33,10 +33,11 @@ def check_metric(metric: str, dev_sets: Sequence[tuple[str, Sequence[Document]]]
     """Fail before training, not after it, when a dev split cannot give ``metric``."""
     if metric != "ceaf":
         return
-    lacking = [label for label, docs in dev_sets if docs and not any("entities" in d.meta for d in docs)]
+    lacking = [label for label, docs in dev_sets if docs and not any(has_gold_entities(d) for d in docs)]
     if lacking:
         raise CalibrationError(f"training.selection_metric 'ceaf' needs dev documents with gold entities "
-                               f"(MUC-4, WikiEvents); {', '.join(lacking)} has none: use 'seqeval'")
+                               f"(MUC-4, WikiEvents, or spans with `entity` ids); {', '.join(lacking)} has none: "
+                               "use 'seqeval'")
 
 
 def dev_scores(gold: Sequence[Document], predicted: Sequence[Document], metric: str) -> dict[str, Any]:

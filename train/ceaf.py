@@ -29,7 +29,9 @@ Differences, all forced by scoring spans instead of GRIT's one-list-per-entity o
 - a missing predicted document counts as an empty prediction (GRIT's scorer would crash);
   predicted documents without gold are ignored and counted.
 
-Key space: gold entities live in ``doc.meta["entities"]`` as ``{key: [[mention, ...], ...]}``.
+Key space: gold entities live in ``doc.meta["entities"]`` as ``{key: [[mention, ...], ...]}``
+(MUC-4, WikiEvents); in a corpus of the user's own they come from the gold spans' ``entity`` ids
+(``meta["span_entities"]``), one entity per id and role, keyed by role.
 When the keys are corpus-native labels (MUC-4: PerpInd, PerpOrg, Target, Victim, Weapon),
 predictions are keyed by ``span.label`` so that the score is comparable with GRIT's five-role
 micro F1. If the predictions carry no labels at all, the native keys are mapped onto project
@@ -70,14 +72,37 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 normalize_filler = normalize_mention
 
 
-def gold_entities(doc: Document, stats: Counter[str] | None = None) -> dict[str, list[set[str]]] | None:
+def has_gold_entities(doc: Document) -> bool:
+    """Whether ``doc`` has entity annotation: entity lists, or gold spans that carry entity ids."""
+    return isinstance(doc.meta.get("entities"), Mapping) or bool(doc.meta.get("span_entities"))
+
+
+def entities_from_span_ids(gold: Sequence[Document]) -> bool:
+    """Whether a gold corpus's entities come from its spans' ids: none of its documents has
+    entity lists and some span carries an id. Then *every* document is scored (one without spans
+    or ids has no entities), or an article without attacks would drop out of the score."""
+    return (not any(isinstance(doc.meta.get("entities"), Mapping) for doc in gold)
+            and any(doc.meta.get("span_entities") for doc in gold))
+
+
+def _entities_from_span_ids(doc: Document) -> dict[str, list[list[str]]]:
+    """``role -> entities`` from the spans' ``entity`` ids (the project format), grouped as a
+    system's predicted spans are: by id, and a span without an id by its own string."""
+    roles = set(doc.roles) | {span.role for span in doc.spans}
+    grouped = _predicted_entities(doc, doc, roles, False, Counter())
+    return {role: [sorted(entity) for entity in grouped.get(role, [])] for role in roles}
+
+
+def gold_entities(
+    doc: Document, stats: Counter[str] | None = None, *, from_span_ids: bool = False
+) -> dict[str, list[set[str]]] | None:
     """``key -> entities`` (each a set of normalised mentions), or None when not annotated.
 
     A mention may be a string or a ``[string, offset]`` pair (the raw MUC-4 form). An entity
     listed twice under one key with the same normalised mentions (WikiEvents lists an entity
     once per event it takes part in) is kept once and counted.
     """
-    raw = doc.meta.get("entities")
+    raw: Any = _entities_from_span_ids(doc) if from_span_ids else doc.meta.get("entities")
     if not isinstance(raw, Mapping):
         return None
     out: dict[str, list[set[str]]] = {}
@@ -126,7 +151,8 @@ def ceaf_ree(
     bool, "documents": n, ...counts}``.
     """
     stats: Counter[str] = Counter()
-    annotated = [(doc, gold_entities(doc, stats)) for doc in gold]
+    from_span_ids = entities_from_span_ids(gold)
+    annotated = [(doc, gold_entities(doc, stats, from_span_ids=from_span_ids)) for doc in gold]
     annotated = [(doc, ents) for doc, ents in annotated if ents is not None]
     if not annotated:
         return None

@@ -53,7 +53,11 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
         try:
             yield number, json.loads(line.rstrip("\r\n"))  # so that the column is the line's own
         except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=number) from None
+            hint = ""
+            if number == 1 and line.strip() in ("{", "["):  # a pretty-printed JSON file, not JSON lines
+                hint = ("; each document must be one line (JSON lines): a pretty-printed file or a JSON array "
+                        "converts with  jq -c '.[]' FILE  (array) or  jq -c . FILE  (objects)")
+            raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno}){hint}", line=number) from None
 
 
 def parse_document(

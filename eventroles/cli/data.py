@@ -83,6 +83,8 @@ def stats(
                 if key in values:
                     rt = values[key]
                     echo(f"  {what}: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
+            if "round_trip_note" in values:
+                echo(f"  note: {values['round_trip_note']}")
             for kind, n in values["adjusted_or_dropped"].items():
                 echo(f"  adjusted/dropped: {kind}: {n}")
             for fact, n in values["facts"].items():

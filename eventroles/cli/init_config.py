@@ -57,6 +57,21 @@ def render(corpora: list[str], output: str, epochs: int = 3, word_shape: bool = 
     return TEMPLATE.format(corpora=blocks, output=output, epochs=epochs, word_shape=str(word_shape).lower())
 
 
+def yaml_scalar(value: str) -> str:
+    """``value`` as it can stand after "key: " in YAML: plain where YAML reads it back unchanged,
+    else double-quoted ("runs/v1: best", "@x", "yes" would be a mapping, an error, a boolean)."""
+    import json
+
+    import yaml
+
+    try:
+        if yaml.safe_load(f"key: {value}") == {"key": value}:
+            return value
+    except yaml.YAMLError:
+        pass
+    return json.dumps(value)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("init-config")
     def init_config(
@@ -81,7 +96,7 @@ def register(app: typer.Typer) -> None:
                     f"--corpus {unknown[0]}: not a registered corpus (registered: {', '.join(CORPORA)}); "
                     "your own folder of train.jsonl and dev.jsonl goes into the written config as `- path: FOLDER`"
                 )
-            text = render(corpus, output)
+            text = render(corpus, yaml_scalar(output))
             config_from_dict(yaml.safe_load(text), str(path))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
