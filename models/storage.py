@@ -129,6 +129,25 @@ def saved_files(folder: Path) -> set[str] | None:
     return {str(name) for name in files} if isinstance(files, list) else None
 
 
+# What a model or backbone folder that eventroles wrote may hold besides what its metadata lists
+# (folders written before the lists were kept): weights, configs, any tokenizer's files.
+_WRITTEN_NAMES = frozenset({META, WEIGHTS, "config.json", "generation_config.json", "vocab.txt", "vocab.json",
+                            "merges.txt", "special_tokens_map.json", "added_tokens.json", "spiece.model",
+                            "sentencepiece.bpe.model", "chat_template.jinja"})
+
+
+def foreign_files(folder: Path, listed: set[str] | None) -> list[str]:
+    """Files in ``folder`` that eventroles did not write: not in ``listed`` (the names its metadata
+    records), or for an older folder without such a list, no weights, config or tokenizer file.
+    Replacing the folder would delete them. Hidden files (.DS_Store) are not counted."""
+    def written(name: str) -> bool:
+        if listed is not None:
+            return name in listed
+        return name in _WRITTEN_NAMES or name.startswith(("tokenizer", "eventroles"))
+
+    return sorted(p.name for p in Path(folder).iterdir() if not p.name.startswith(".") and not written(p.name))
+
+
 def _shareable(folder: Path) -> None:
     """Give a written folder the modes of the umask (mkdtemp makes it 0700, safetensors writes
     0600), so a model trained in a container or by one user can be read by the others."""

@@ -161,11 +161,19 @@ def test_a_start_that_saw_the_held_out_corpus_is_refused(result: dict[str, Any],
     for folder, source, corpora in ((first, "minilm", ["smoke_notime"]), (second, str(first), ["other"])):
         folder.mkdir()
         (folder / "eventroles_pretrain.json").write_text(json.dumps({"source": source, "corpora": corpora, "steps": 1}))
-    chained = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, f"model.backbone={second}"])
-    seen = corpora_seen_by_start(chained)
-    assert set(seen) == {"smoke_notime", "other"} and str(first) in seen["smoke_notime"][0]
+    chained = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, "model.random=null", f"model.backbone={second}"])
+    seen, unknown = corpora_seen_by_start(chained)
+    assert set(seen) == {"smoke_notime", "other"} and str(first) in seen["smoke_notime"][0] and not unknown
     with pytest.raises(TransferError, match="smoke_notime"):
         benchmark_transfer(chained, work_dir=tmp_path / "w", holdouts=["smoke_notime"])
+    # with model.random the backbone folder is never loaded: nothing can leak through it
+    random = load_config(write_config(tmp_path, SMOKE, NOTIME), [*SHORT, f"model.backbone={second}"])
+    assert corpora_seen_by_start(random) == ({}, [])
+    # a link in the chain that is not there cannot be checked: refused, not taken as clean
+    (first / "eventroles_pretrain.json").write_text(json.dumps({"source": str(tmp_path / "gone"), "corpora": [], "steps": 1}))
+    with pytest.raises(TransferError, match="cannot tell which corpora.*gone"):
+        benchmark_transfer(chained, work_dir=tmp_path / "w", holdouts=["smoke"])
+    assert not (tmp_path / "w").exists()
 
 
 def test_cli_skips_a_corpus_without_test_split_and_writes_json(tmp_path: Path, runner: CliRunner,

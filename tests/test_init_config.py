@@ -44,7 +44,7 @@ def test_an_unregistered_corpus_points_at_path(tmp_path: Path, runner: CliRunner
 
 
 def test_an_output_folder_that_yaml_would_misread_is_written_quoted(tmp_path: Path, runner: CliRunner) -> None:
-    for number, output in enumerate(["runs/my model: v1", "@latest", "yes", "output/model"]):
+    for number, output in enumerate(["runs/my model: v1", "@latest", "yes", "output/model", "runs/😀: x"]):
         path = tmp_path / f"my{number}.yaml"
         result = runner.invoke(app, ["init-config", str(path), "--output", output])
         assert result.exit_code == 0, result.output  # was a YAML traceback, or output.dir: True

@@ -157,3 +157,17 @@ def test_an_output_that_is_not_a_backbone_folder_is_refused_before_training(
     with pytest.raises(FileExistsError, match="did not write"):
         pretrain(smoke_config(tmp_path, tiny_backbone), downloaded, PretrainSettings(epochs=1), progress=False)
     assert sorted(p.name for p in downloaded.iterdir()) == sorted(p.name for p in tiny_backbone.iterdir())
+
+
+def test_an_earlier_pretraining_folder_holding_files_of_the_user_is_not_replaced(tmp_path: Path) -> None:
+    from eventroles.train.pretraining import PRETRAINED_MARK, check_output
+
+    earlier = tmp_path / "pt"
+    earlier.mkdir()
+    (earlier / "config.json").write_text("{}")
+    (earlier / PRETRAINED_MARK).write_text(json.dumps({"source": "minilm", "corpora": ["sample"], "steps": 1,
+                                                       "files": ["config.json", PRETRAINED_MARK]}))
+    check_output(earlier, "minilm")  # what pretrain wrote itself is replaced
+    (earlier / "notes.md").write_text("my notes on this backbone")
+    with pytest.raises(FileExistsError, match="also holds notes.md"):
+        check_output(earlier, "minilm")

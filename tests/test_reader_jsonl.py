@@ -258,3 +258,11 @@ def test_a_pretty_printed_file_is_told_to_be_one_document_per_line(tmp_path: Pat
     path.write_text(json.dumps(json.loads(_line()), indent=2) + "\n", encoding="utf-8")
     error = _format_error(path)
     assert error.line == 1 and "each document must be one line" in str(error) and "jq -c" in str(error)
+
+
+@pytest.mark.parametrize("content", ['[{"id": "a1", "text": "x", "spans": []}]\n', '\n{\n  "id": "a1"\n}\n'],
+                         ids=["one-line-array", "pretty-after-a-blank-line"])
+def test_json_that_is_not_json_lines_gets_the_conversion_hint(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "docs.jsonl"
+    path.write_text(content, encoding="utf-8")
+    assert "each document must be one line" in str(_format_error(path))

@@ -198,3 +198,11 @@ def test_a_saved_model_is_readable_by_others_as_the_umask_says(tmp_path: Path, t
         os.umask(old)
     assert folder.stat().st_mode & 0o777 == 0o755  # mkdtemp alone gives 0700
     assert {path.stat().st_mode & 0o777 for path in folder.iterdir()} == {0o644}  # safetensors alone writes 0600
+
+
+def test_foreign_files_are_what_the_folder_list_or_any_tokenizer_would_not_name(tmp_path: Path) -> None:
+    for name in ("eventroles.json", "model.safetensors", "tokenizer.json", "vocab.json", "merges.txt", "labelled.jsonl", ".DS_Store"):
+        (tmp_path / name).write_text("x")
+    assert storage.foreign_files(tmp_path, None) == ["labelled.jsonl"]  # an older folder: a RoBERTa tokenizer is ours
+    assert storage.foreign_files(tmp_path, {"eventroles.json", "model.safetensors", "tokenizer.json"}) == [
+        "labelled.jsonl", "merges.txt", "vocab.json"]

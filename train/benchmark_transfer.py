@@ -157,7 +157,13 @@ def _check_starting_points(config: Config, holdouts: Sequence[str]) -> None:
     ``eventroles pretrain`` wrote, followed back through what those started from. Only
     ``data.corpora`` changes between the runs, so such a start would carry the held-out corpus
     into every leave-one-out model and inflate its score."""
-    seen = corpora_seen_by_start(config)
+    seen, unknown = corpora_seen_by_start(config)
+    if unknown:
+        raise TransferError(
+            "cannot tell which corpora the starting point of the leave-one-out models was trained on: "
+            + "; ".join(unknown) + " (a relative path is read from the folder the command runs in). Run from the "
+            "folder those paths were written from, or start from the packaged backbone"
+        )
     leaks = [f"{label} (by {', '.join(seen[label])})" for label in holdouts if label in seen]
     if leaks:
         raise TransferError(
@@ -167,56 +173,66 @@ def _check_starting_points(config: Config, holdouts: Sequence[str]) -> None:
         )
 
 
-def corpora_seen_by_start(config: Config) -> dict[str, list[str]]:
-    """Corpus label -> the starting folders (``model.init_from``, a pretrained ``model.backbone``,
-    and what each of them started from) that were trained on it."""
+def corpora_seen_by_start(config: Config) -> tuple[dict[str, list[str]], list[str]]:
+    """``(corpus label -> the starting folders that were trained on it, links that could not be
+    followed)``. Starting folders: ``model.init_from`` (a trained tagger), a ``model.backbone``
+    that ``eventroles pretrain`` wrote (not read when ``model.random`` builds the backbone), and
+    what each of them started from, as its metadata records it. A link that names a folder which
+    is not there cannot be checked, so it is returned rather than taken as clean."""
     import json
 
+    from eventroles.models.backbone import DEFAULT_BACKBONE, looks_like_path
     from eventroles.models.storage import ModelFolderError, read_meta
 
     from .pretraining import PRETRAINED_MARK
 
     seen: dict[str, list[str]] = {}
-    pending: list[tuple[str, str]] = []  # (kind, folder)
-    if config.model.init_from is not None:
-        pending.append(("model", str(config.model.init_from)))
-    elif config.model.backbone:
-        pending.append(("backbone", str(config.model.backbone)))
+    unknown: list[str] = []
+    pending: list[tuple[str, str, str]] = []  # (kind, folder, where it is named)
+
+    def follow(model: dict[str, Any], named_in: str) -> None:
+        if model.get("init_from"):
+            pending.append(("model", str(model["init_from"]), named_in))
+        elif model.get("random") is None and model.get("backbone"):
+            pending.append(("backbone", str(model["backbone"]), named_in))
+
+    follow(config.model.model_dump(mode="json"), "the config")
     visited: set[str] = set()
     while pending:
-        kind, folder = pending.pop()
-        if folder in visited:
+        kind, folder, named_in = pending.pop()
+        path = Path(folder).expanduser()
+        if folder in visited or (kind == "backbone" and folder == DEFAULT_BACKBONE):
             continue
         visited.add(folder)
-        path = Path(folder).expanduser()
-        labels: list[str] = []
         if kind == "model":
             try:
                 info = read_meta(path).info
-            except ModelFolderError:
-                continue  # the trainer reports an unreadable init_from itself
+            except ModelFolderError as error:
+                unknown.append(f"model.init_from {folder} (named in {named_in}): {error}")
+                continue
             labels = [str(c.get("label")) for c in info.get("corpora", [])]
-            model = (info.get("config") or {}).get("model") or {}
-            if model.get("init_from"):
-                pending.append(("model", str(model["init_from"])))
-            elif model.get("backbone"):
-                pending.append(("backbone", str(model["backbone"])))
+            follow((info.get("config") or {}).get("model") or {}, f"{folder}'s eventroles.json")
             where = f"model.init_from {folder}"
         else:
+            if not path.exists():
+                if looks_like_path(folder):
+                    unknown.append(f"backbone {folder} (named in {named_in}) is not there")
+                continue  # a hub id: not pretrained here
             mark = path / PRETRAINED_MARK
             if not mark.is_file():
-                continue  # a plain backbone: the packaged one, a hub id, a downloaded folder
+                continue  # a plain backbone folder: a downloaded model
             try:
                 record = json.loads(mark.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            except (OSError, ValueError) as error:
+                unknown.append(f"{mark}: {error}")
                 continue
             labels = [str(label) for label in record.get("corpora", [])]
             if record.get("source"):
-                pending.append(("backbone", str(record["source"])))
+                pending.append(("backbone", str(record["source"]), str(mark)))
             where = f"the pretrained backbone {folder}"
         for label in labels:
             seen.setdefault(label, []).append(where)
-    return seen
+    return seen, unknown
 
 
 def _no_test_reason(corpus: CorpusConfig, split: str) -> str | None:

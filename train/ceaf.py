@@ -141,7 +141,8 @@ def ceaf_ree(
     label_to_role: Mapping[str, str] | None = None,
     roles: Sequence[str] | None = None,
 ) -> dict[str, Any] | None:
-    """CEAF-REE strict over the gold documents that carry ``meta["entities"]``; None if none do.
+    """CEAF-REE strict over the gold documents that carry ``meta["entities"]`` (or, in a corpus
+    without them, over every document when some gold span has an entity id); None if neither.
 
     ``roles``: the roles the system outputs (as for ``score_corpus``); keys of other roles (a
     native label counts as the role its gold spans carry) are not scored, and not counted as misses.

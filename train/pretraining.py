@@ -33,7 +33,7 @@ from eventroles.models.backbone import (
     quiet_transformers,
     resolve_backbone,
 )
-from eventroles.models.storage import replace_folder
+from eventroles.models.storage import foreign_files, replace_folder
 
 from .config import Config, ConfigError
 from .corpora import load_split
@@ -144,6 +144,15 @@ def check_output(output: Path, source: str) -> None:
     if output.exists() and not empty and not (output.is_dir() and (output / PRETRAINED_MARK).is_file()):
         kind = "a backbone folder that eventroles pretrain did not write" if (output / "config.json").is_file() else "not a backbone folder"
         raise FileExistsError(f"{output} exists and is {kind}; choose a new --output (it would be replaced)")
+    if output.is_dir() and (output / PRETRAINED_MARK).is_file():
+        try:
+            listed = json.loads((output / PRETRAINED_MARK).read_text(encoding="utf-8")).get("files")
+        except (OSError, ValueError, AttributeError):
+            listed = None
+        foreign = foreign_files(output, set(listed) if isinstance(listed, list) else None)
+        if foreign:
+            raise FileExistsError(f"{output} also holds {', '.join(foreign[:5])}, which eventroles pretrain did not "
+                                  "write; the new backbone replaces the folder whole: move them out first")
 
 
 def pretrain(
@@ -257,7 +266,10 @@ def pretrain(
         with quiet_transformers():  # no "Writing model shards" bar, also under --no-progress
             base.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        mark = {"source": str(source), "corpora": [c.label for c in config.data.corpora], "steps": total}
+        # an absolute source: the benchmark's leak check follows it back from any folder
+        origin = str(Path(source).resolve()) if Path(source).exists() else str(source)
+        mark = {"source": origin, "corpora": [c.label for c in config.data.corpora], "steps": total,
+                "files": sorted([*(p.name for p in staging.iterdir()), PRETRAINED_MARK])}
         (staging / PRETRAINED_MARK).write_text(json.dumps(mark, indent=1))
 
     replace_folder(output, write)

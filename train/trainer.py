@@ -31,7 +31,7 @@ from eventroles.models.backbone import RandomBackbone, build_backbone, load_toke
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units
-from eventroles.models.storage import META, WEIGHTS, ModelMeta, backbone_config_dict, save_model, saved_files
+from eventroles.models.storage import META, ModelMeta, backbone_config_dict, foreign_files, save_model, saved_files
 from eventroles.models.warm_start import WarmStart, load_warm_start
 
 from .averaging import WeightAverage
@@ -55,9 +55,7 @@ def check_outputs(output: OutputConfig) -> None:
         raise ConfigError(f"output.dir: {model_dir} exists and is not an eventroles model folder; saving the model "
                           f"would replace it (choose a new folder, or remove it yourself)")
     if (model_dir / META).is_file():
-        listed = saved_files(model_dir)
-        foreign = sorted(p.name for p in model_dir.iterdir() if not p.name.startswith(".")
-                         and not (p.name in listed if listed is not None else _written_by_save(p.name)))
+        foreign = foreign_files(model_dir, saved_files(model_dir))
         if foreign:
             raise ConfigError(f"output.dir: the model folder {model_dir} also holds {', '.join(foreign[:5])}"
                               f"{' and more' if len(foreign) > 5 else ''}, which eventroles did not write; saving the "
@@ -65,12 +63,6 @@ def check_outputs(output: OutputConfig) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"output.run_dir: {run_dir} is a file; the trainer keeps its checkpoints in a "
                           f"folder there (move the file, or set output.run_dir to another folder)")
-
-
-def _written_by_save(name: str) -> bool:
-    """A file that ``save_model`` writes into a model folder (weights, metadata, tokenizer files),
-    for folders saved before their metadata listed the files."""
-    return name in (META, WEIGHTS, "vocab.txt", "special_tokens_map.json", "added_tokens.json") or name.startswith("tokenizer")
 
 
 class TrainingInterrupted(Exception):

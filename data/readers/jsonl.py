@@ -49,15 +49,19 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each JSON line; malformed JSON is an error naming the
     file, line and column (every JSON-lines corpus reader shares this)."""
-    for number, line in iter_lines(path):
+    first = True
+    for number, line in iter_lines(path):  # blank lines are skipped there
         try:
             yield number, json.loads(line.rstrip("\r\n"))  # so that the column is the line's own
         except json.JSONDecodeError as error:
-            hint = ""
-            if number == 1 and line.strip() in ("{", "["):  # a pretty-printed JSON file, not JSON lines
-                hint = ("; each document must be one line (JSON lines): a pretty-printed file or a JSON array "
-                        "converts with  jq -c '.[]' FILE  (array) or  jq -c . FILE  (objects)")
+            hint = ONE_PER_LINE if first and line.strip() in ("{", "[") else ""  # a pretty-printed file
             raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno}){hint}", line=number) from None
+        first = False
+
+
+# How a JSON file that is not JSON lines converts (a pretty-printed file, or one array of documents).
+ONE_PER_LINE = ("; each document must be one line (JSON lines): a JSON array converts with  jq -c '.[]' FILE,  "
+                "a file of pretty-printed objects with  jq -c . FILE")
 
 
 def parse_document(
@@ -76,7 +80,7 @@ def parse_document(
         return CorpusFormatError(path, message, line=line, doc_id=doc_id, field=field)
 
     if not isinstance(obj, dict):
-        raise fail(f"expected a JSON object, got {type(obj).__name__}")
+        raise fail(f"expected a JSON object, got {type(obj).__name__}" + (ONE_PER_LINE if isinstance(obj, list) else ""))
     text = obj.get("text")
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")

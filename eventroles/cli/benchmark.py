@@ -115,8 +115,9 @@ def transfer(
     ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every number as JSON to FILE ('-' for standard output)."),
     work_dir: Optional[Path] = typer.Option(
-        None, "--work-dir", help="Where the trained model folders go (default: output/transfer/CONFIG'S NAME, so two "
-        "configs never replace each other's models).", show_default=False,
+        None, "--work-dir", help="Where the trained model folders go (default: output/transfer/NAME, NAME the config "
+        "file's name without .yaml; a run with other settings in the same folder trains over its models).",
+        show_default=False,
     ),
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table (for docs/benchmarks.md) instead."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show training progress bars."),

@@ -23,7 +23,7 @@ from ._util import UserError, echo, register_user_error, user_errors, write_json
 
 HELP = """Score models, or any system's predictions, against annotated corpora.
 
-Scores: seqeval (entity level, strict IOB2) per role with micro and macro averages; exact and overlap span matching; and, for corpora with entity annotation (muc4, wikievents), CEAF-REE strict as the MUC-4 literature reports it, with GRIT's published result beside it on muc4:test. Only the roles a corpus annotates are scored.
+Scores: seqeval (entity level, strict IOB2) per role with micro and macro averages; exact and overlap span matching; and, for corpora with entity annotation (muc4, wikievents, or gold spans with `entity` ids), CEAF-REE strict as the MUC-4 literature reports it, with GRIT's published result beside it on muc4:test. Only the roles a corpus annotates are scored.
 
 Examples:
 

@@ -69,7 +69,7 @@ def yaml_scalar(value: str) -> str:
             return value
     except yaml.YAMLError:
         pass
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)  # \U escapes would come back as lone surrogates
 
 
 def register(app: typer.Typer) -> None:
