@@ -76,5 +76,8 @@ def load_warm_start(folder: Path) -> WarmStart:
     try:
         source, tokenizer, meta = load_model(Path(folder))
     except ModelFolderError as error:
-        raise ModelFolderError(f"model.init_from: {error}") from None
+        hint = ("; it is a model `eventroles train` writes (the README's output/conflict: `eventroles train "
+                "configs/conflict.yaml`, about 30 minutes, needs the six corpora), or leave model.init_from out to "
+                "start from the packaged backbone") if not Path(folder).exists() else ""
+        raise ModelFolderError(f"model.init_from: {error}{hint}") from None
     return WarmStart(Path(folder), source, meta.tagset, tokenizer, meta.backbone_config)

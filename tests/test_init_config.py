@@ -49,3 +49,11 @@ def test_an_output_folder_that_yaml_would_misread_is_written_quoted(tmp_path: Pa
         result = runner.invoke(app, ["init-config", str(path), "--output", output])
         assert result.exit_code == 0, result.output  # was a YAML traceback, or output.dir: True
         assert load_config(path).output.dir == Path(output)
+
+
+def test_the_starting_config_trains_long_enough_for_a_few_dozen_articles(tmp_path: Path, runner: CliRunner) -> None:
+    # 3 epochs at 5e-5 on 43 articles (33 steps) learnt nothing: dev F1 0 at every evaluation
+    path = tmp_path / "my.yaml"
+    runner.invoke(app, ["init-config", str(path)])
+    training = load_config(path).training
+    assert training.epochs >= 10 and training.learning_rate >= 1e-4 and training.batch_size <= 4

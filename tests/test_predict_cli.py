@@ -107,7 +107,11 @@ def test_output_that_is_an_input_is_refused_before_anything_is_written(
     assert (folder / "a.txt").read_text(encoding="utf-8") == EVENT  # was overwritten by the text table
     assert "Traceback" not in same.output + inside.output
 
-    page = folder / "labelled.html"  # a new output inside the folder is fine, and not read back
+    new_jsonl = predict(runner, smoke_model, folder, "-o", folder / "labelled.jsonl")  # the next run would read it
+    assert new_jsonl.exit_code == 1 and "the next run over that folder would read" in new_jsonl.stderr
+    assert not (folder / "labelled.jsonl").exists()
+
+    page = folder / "labelled.html"  # a new page inside the folder is fine, and not read back
     first = predict(runner, smoke_model, folder, "-o", page)
     assert first.exit_code == 0 and "labelled 1 document " in first.stderr
     again = predict(runner, smoke_model, folder, "-o", page)  # an HTML page is never read as an input

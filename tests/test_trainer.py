@@ -379,3 +379,22 @@ def test_a_checkpoint_with_a_pickled_schedule_is_not_unpickled(tmp_path: Path) -
     (checkpoint / "custom_checkpoint_0.pkl").write_bytes(b"not to be loaded")  # as an older eventroles wrote it
     with pytest.raises(ConfigError, match="older eventroles.*pickle"):
         train(config, resume=True, **QUIET)
+
+
+def test_dev_scores_cover_only_the_roles_the_model_tags(tmp_path: Path) -> None:
+    # the smoke corpus annotates weapon; a model without a weapon head must not be scored on it
+    config = smoke_config(tmp_path / "model", "model.roles=[attacker,target,location,time]", "training.max_steps=6",
+                          "training.checkpoint_every=null")
+    result = train(config, **QUIET)
+    seqeval = result.best_dev["corpora"]["smoke"]["seqeval"]
+    assert "weapon" not in seqeval and {"attacker", "target"} <= set(seqeval)
+    assert not config.output.resolved_run_dir().exists(), "a finished run leaves no best weights behind (90 MB)"
+
+
+def test_a_model_that_finds_nothing_on_dev_is_a_warning(tmp_path: Path) -> None:
+    lines: list[str] = []
+    config = smoke_config(tmp_path / "model", "training.learning_rate=1e-12", "training.head_learning_rate=1e-12",
+                          "training.max_steps=4", "training.checkpoint_every=null", "training.calibrate_offset=false")
+    result = train(config, progress=False, log=lines.append)
+    assert result.best_dev["score"] == 0.0  # a random model with an untrained O-versus-span bias marks nothing
+    assert any(line.startswith("warning: the model found nothing on dev") for line in lines), lines

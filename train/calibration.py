@@ -40,11 +40,14 @@ def check_metric(metric: str, dev_sets: Sequence[tuple[str, Sequence[Document]]]
                                "use 'seqeval'")
 
 
-def dev_scores(gold: Sequence[Document], predicted: Sequence[Document], metric: str) -> dict[str, Any]:
+def dev_scores(
+    gold: Sequence[Document], predicted: Sequence[Document], metric: str, roles: Sequence[str] | None = None
+) -> dict[str, Any]:
     """``score_corpus``'s dict, with ``ceaf`` added where the gold documents carry entities, and
-    ``selection``: the number that ``metric`` ranks models by."""
-    scores = score_corpus(gold, predicted)
-    ceaf = ceaf_ree(gold, predicted)
+    ``selection``: the number that ``metric`` ranks models by. ``roles``: the roles the model tags
+    (others the gold annotates are not scored, as `eventroles evaluate` does not score them)."""
+    scores = score_corpus(gold, predicted, roles)
+    ceaf = ceaf_ree(gold, predicted, roles=roles)
     if ceaf is not None:
         scores["ceaf"] = ceaf
     if metric == "ceaf":
@@ -83,7 +86,7 @@ def calibrate_offset(
         row: dict[str, float] = {"offset": offset}
         for label, docs, prepared, scores in forwarded:
             predicted = tagger.postprocess(prepared, scores, offset)
-            row[label] = dev_scores(docs, predicted, metric)["selection"]
+            row[label] = dev_scores(docs, predicted, metric, tagger.meta.tagset.roles)["selection"]
         row["score"] = float(np.mean([row[label] for label, *_ in forwarded]))
         table.append(row)
     best = max(table, key=lambda r: (round(r["score"], 6), -abs(r["offset"] - tagger.span_logit_offset)))

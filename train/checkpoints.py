@@ -69,9 +69,14 @@ def swap_in(run_dir: Path) -> None:
 
 
 def discard(run_dir: Path) -> None:
-    """Remove the checkpoint (a finished run's model folder holds the result) and its leftovers."""
+    """Remove the checkpoint, the best weights so far and their leftovers (a finished run's model
+    folder holds the result), and the run folder itself when nothing else is left in it."""
     for folder in (run_dir / CHECKPOINT, staging_folder(run_dir), _old_folder(run_dir)):
         shutil.rmtree(folder, ignore_errors=True)
+    for name in (BEST_WEIGHTS, BEST_DEV):
+        (run_dir / name).unlink(missing_ok=True)
+    if run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def config_record(config: Config, processes: int) -> dict[str, Any]:

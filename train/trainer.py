@@ -360,7 +360,7 @@ class Trainer:
             if not corpus.dev:
                 continue
             predicted = tagger.predict_documents(corpus.dev)
-            scores = dev_scores(corpus.dev, predicted, self.config.training.selection_metric)
+            scores = dev_scores(corpus.dev, predicted, self.config.training.selection_metric, self.tagset.roles)
             results["corpora"][corpus.label] = scores
             f1s.append(scores["selection"])
         model.train(was_training)
@@ -555,6 +555,9 @@ class Trainer:
         best_dev = getattr(self, "best_dev", None)
         if best_dev is None and self._has_dev and (self.run_dir / BEST_DEV).is_file():  # a resumed run's best so far
             best_dev = json.loads((self.run_dir / BEST_DEV).read_text())
+        if self._has_dev and not (best_dev or {}).get("score"):
+            self.log(f"warning: the model found nothing on dev (F1 0 at every evaluation) after {state.step} steps: "
+                     "too few for it to learn the roles; raise training.epochs (or learning_rate) and train again")
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if torch.cuda.is_available():
             peak_mb = max(peak_mb, torch.cuda.max_memory_allocated() / 2**20)

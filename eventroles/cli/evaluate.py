@@ -199,6 +199,8 @@ def _check_files_match(
 
 
 def _load_tagger(path: Path, device: str, precision: str) -> Any:
+    if not path.exists():
+        raise UserError(f"model folder {path} does not exist")
     if not path.is_dir():
         raise UserError(f"{path}: not a model folder (prediction files go after --predictions)")
     from eventroles.models.inference import Tagger  # heavy (torch); only when a model is given

@@ -20,11 +20,13 @@ model:
   dropout: 0.1              # on the features before the role heads
   attention_dropout: 0.0    # 0 keeps torch's fused attention in training (2.2x faster on a CPU); null: the backbone's own
 data:
-  corpora:                  # one entry per corpus: a registry `name` (see `eventroles data list`)
+  corpora:                  # one entry per corpus: a registry `name` (see `eventroles data list`), or a
+                            # `path:` to your folder, read from this config file's folder (output.dir and
+                            # init_from are read from the folder you run `eventroles train` in)
 {corpora}
 training:
-  epochs: {epochs}
-  learning_rate: 5.0e-5     # backbone; the heads use head_learning_rate (default 20x)
+  epochs: {epochs}                 # 10 suits a few dozen to a few hundred articles; 3 to 5 for thousands
+  learning_rate: 1.0e-4     # backbone; the heads use head_learning_rate (default 20x)
   schedule: linear          # linear | constant | cosine, with warmup_ratio of the steps
   warmup_ratio: 0.1
   batch_size: 4             # windows per step: small batches learn sparse roles in fewer epochs
@@ -52,7 +54,7 @@ CORPUS = """\
       negative_windows: 1.0 # share of its windows without any span drawn per epoch (lower it where spans are rare)"""
 
 
-def render(corpora: list[str], output: str, epochs: int = 3, word_shape: bool = True) -> str:
+def render(corpora: list[str], output: str, epochs: int = 10, word_shape: bool = True) -> str:
     blocks = "\n".join(CORPUS.format(name=name) for name in corpora)
     return TEMPLATE.format(corpora=blocks, output=output, epochs=epochs, word_shape=str(word_shape).lower())
 

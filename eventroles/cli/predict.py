@@ -32,7 +32,7 @@ HELP = """Label articles with a trained model: spans of attacker, target, locati
 
 INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
-Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll, .txt for the text table), else jsonl. -o may not be one of the inputs, nor an existing .txt or .jsonl file inside an input folder (it would be overwritten before it is read):
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll, .txt for the text table), else jsonl. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be overwritten before it is read, a new one read as articles by the next run):
 
   jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
@@ -156,6 +156,11 @@ def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
                 f"-o {output} already exists inside the input folder {given}, where it is read as an article file: "
                 "writing the output would overwrite it. Write the output outside the input folder "
                 "(or delete the file first if it is the output of an earlier run)"
+            )
+        if path.is_dir() and target.is_relative_to(path) and readable:
+            raise UserError(
+                f"-o {output} is inside the input folder {given}: the next run over that folder would read the "
+                "labelled output as articles. Write it outside the input folder (or as .html, which is never read)"
             )
 
 
