@@ -108,21 +108,37 @@ def get_corpus(name: str) -> CorpusInfo:
     try:
         return CORPORA[name]
     except KeyError:
+        hint = ""
+        if name.endswith(".json") and Path(name).is_file():
+            hint = ("; a .json file is not read: each document must be one line of a .jsonl file (a JSON array "
+                    "converts with  jq -c '.[]' FILE > FILE.jsonl)")
         raise CorpusNotFoundError(
             f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)} "
-            "(or give a path to a .jsonl file)"
+            f"(or give a path to a .jsonl file, or a folder of train/dev/test.jsonl){hint}"
         ) from None
+
+
+def folder_split(folder: Path, split: str) -> Path:
+    """``folder/split.jsonl`` of a corpus folder; its absence names the splits the folder has."""
+    path = folder / f"{split}.jsonl"
+    if not path.is_file():
+        present = sorted(p.stem for p in folder.glob("*.jsonl"))
+        raise CorpusNotFoundError(f"{folder} has no {split}.jsonl (its .jsonl files: {', '.join(present) or 'none'})")
+    return path
 
 
 def load_corpus(
     spec: str, *, default_split: str = "test", root: Path | None = None
 ) -> tuple[list[Document], ReadReport]:
-    """Read ``NAME[:SPLIT]`` from the registry, or a ``.jsonl`` file in the project format."""
+    """Read ``NAME[:SPLIT]`` from the registry, ``FOLDER[:SPLIT]`` (a folder of train.jsonl,
+    dev.jsonl, test.jsonl, as a config's ``path:`` names it), or a ``.jsonl`` file in the project format."""
     report = ReadReport()
     path = Path(spec)
     if spec.endswith(".jsonl") or (path.suffix == ".jsonl" and path.exists()):
         return read_jsonl_file(path, report), report
     name, split = parse_spec(spec, default_split)
+    if name not in CORPORA and Path(name).expanduser().is_dir():
+        return read_jsonl_file(folder_split(Path(name).expanduser(), split), report), report
     info = get_corpus(name)
     if split not in info.splits:
         raise CorpusNotFoundError(f"corpus {name!r} has no split {split!r}; splits: {', '.join(info.splits)}")

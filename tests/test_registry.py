@@ -111,3 +111,21 @@ def test_registry_entries_are_consistent() -> None:
         assert set(info.roles) <= set(ROLES)
         assert info.splits and info.licence and info.description
         assert callable(info.load_reader())
+
+
+def test_a_corpus_folder_reads_as_a_config_path_names_it(tmp_path: Path) -> None:
+    folder = tmp_path / "my_articles"
+    folder.mkdir()
+    _jsonl(folder / "test.jsonl")
+    _jsonl(folder / "dev.jsonl")
+    assert [d.id for d in load_corpus(str(folder))[0]] == ["x1", "x2"]  # the test split by default
+    assert [d.id for d in load_corpus(f"{folder}:dev")[0]] == ["x1", "x2"]
+    with pytest.raises(CorpusNotFoundError, match=r"has no train.jsonl \(its .jsonl files: dev, test\)"):
+        load_corpus(f"{folder}:train")
+
+
+def test_a_json_file_named_as_a_corpus_gets_the_conversion_hint(tmp_path: Path) -> None:
+    path = tmp_path / "articles.json"
+    path.write_text("[]")
+    with pytest.raises(CorpusNotFoundError, match="jq -c"):
+        load_corpus(str(path))

@@ -144,3 +144,15 @@ def test_a_label_used_for_two_roles_is_measured_per_role_with_a_note(tokenizer) 
     stats = corpus_stats([doc], ReadReport(), tokenizer)  # was a CorpusError naming no file
     assert stats["round_trip"] == stats["round_trip_roles"] and stats["round_trip"]["total"] == 2
     assert "'PER' has two roles" in stats["round_trip_note"]
+
+
+def test_data_stats_on_a_corpus_folder_of_the_user(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.jsonl").write_text('{"id": "a", "text": "Rebels attacked.", "spans": []}\n', encoding="utf-8")
+    result = CliRunner().invoke(data_app, ["stats", str(tmp_path), "--tokenizer", "none"])
+    assert result.exit_code == 0, result.output  # was "unknown corpus"
+    assert [line.split(":")[-2] for line in result.output.splitlines() if not line.startswith(" ")] == ["train", "dev"]

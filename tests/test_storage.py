@@ -206,3 +206,10 @@ def test_foreign_files_are_what_the_folder_list_or_any_tokenizer_would_not_name(
     assert storage.foreign_files(tmp_path, None) == ["labelled.jsonl"]  # an older folder: a RoBERTa tokenizer is ours
     assert storage.foreign_files(tmp_path, {"eventroles.json", "model.safetensors", "tokenizer.json"}) == [
         "labelled.jsonl", "merges.txt", "vocab.json"]
+
+
+def test_a_file_given_as_the_model_folder_says_the_order(tmp_path: Path) -> None:
+    article = tmp_path / "a1.txt"
+    article.write_text("Rebels attacked Kyiv.")
+    with pytest.raises(ModelFolderError, match="is a file, not a model folder.*predict MODEL ARTICLES"):
+        read_meta(article)

@@ -39,7 +39,7 @@ def list_corpora() -> None:
 
 @app.command("stats")
 def stats(
-    corpus: str = typer.Argument(..., help="A registry name (see `eventroles data list`) or a .jsonl file."),
+    corpus: str = typer.Argument(..., help="A registry name (see `eventroles data list`), a folder of train/dev/test.jsonl, or a .jsonl file."),
     split: Optional[list[str]] = typer.Option(None, "--split", "-s", help="Split(s) to count; default: every split."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
     tokenizer: str = typer.Option("minilm", help="Backbone whose tokenizer the round-trip check uses ('none' to skip)."),
@@ -48,7 +48,7 @@ def stats(
     with an article: boundary conventions differ between corpora), every repair or drop the
     reader made (with counts), and the share of gold spans that survive encoding to subword
     labels and decoding back."""
-    from eventroles.data.registry import get_corpus, load_corpus
+    from eventroles.data.registry import CORPORA, get_corpus, load_corpus
     from eventroles.data.stats import corpus_stats
 
     with user_errors():
@@ -57,10 +57,16 @@ def stats(
             from eventroles.models.backbone import load_tokenizer
 
             tok = load_tokenizer(tokenizer)
+        folder = Path(corpus).expanduser()
         if corpus.endswith(".jsonl"):
             if split:
-                raise UserError(f"--split is for registered corpora; {corpus} is one file, read whole")
+                raise UserError(f"--split is for registered corpora and folders; {corpus} is one file, read whole")
             specs = [corpus]
+        elif corpus not in CORPORA and folder.is_dir():  # a corpus folder of the user's, as a config's `path:`
+            names = split or [s for s in ("train", "dev", "test") if (folder / f"{s}.jsonl").is_file()]
+            if not names:
+                raise UserError(f"{folder} holds no train.jsonl, dev.jsonl or test.jsonl")
+            specs = [f"{corpus}:{name}" for name in names]
         else:
             splits = split or list(get_corpus(corpus).splits)
             specs = [f"{corpus}:{s}" for s in splits]

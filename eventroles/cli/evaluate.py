@@ -55,7 +55,8 @@ def evaluate(
         "--data",
         "-d",
         help="Gold corpus as NAME[:SPLIT] from the registry (split defaults to test, e.g. "
-        "muc4:test) or a path to a .jsonl file in the project format. Repeat for several corpora.",
+        "muc4:test), FOLDER[:SPLIT] for a folder of train/dev/test.jsonl (your own corpus, as a config's "
+        "path: names it), or a path to a .jsonl file in the project format. Repeat for several corpora.",
         show_default=False,
     ),
     predictions: list[Path] = typer.Option(
