@@ -226,3 +226,22 @@ def test_cli_help_has_an_example(runner: CliRunner) -> None:
     result = runner.invoke(app, ["benchmark", "transfer", "--help"])
     assert result.exit_code == 0
     assert "eventroles benchmark transfer configs/" in result.output and "--holdout" in result.output
+
+
+def test_a_model_trained_on_other_data_is_not_reused(tmp_path: Path) -> None:
+    smoke, notime = tmp_path / "smoke", tmp_path / "smoke_notime"
+    shutil.copytree(SMOKE, smoke)
+    shutil.copytree(NOTIME, notime)
+    config = load_config(write_config(tmp_path, smoke, notime), SHORT)
+    first = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"])
+    assert not first["in_domain"]["reused"]
+    # the corpus is edited (or downloaded again at another commit): same config, other documents
+    line = json.loads((smoke / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    line["id"] = "added"
+    with (smoke / "train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
+    logs: list[str] = []
+    again = benchmark_transfer(config, work_dir=tmp_path / "work", holdouts=["smoke"], log=logs.append)
+    assert not again["in_domain"]["reused"], "the in-domain model was trained on the corpus before the edit"
+    assert again["transfer"]["smoke"]["reused"], "the model without smoke never read it"
+    assert any("not reusing" in line and "documents of smoke are not the ones" in line for line in logs), logs

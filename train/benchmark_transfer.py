@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 from eventroles.data.document import Document
 
 from .config import Config, CorpusConfig
-from .corpora import has_split, load_split
+from .corpora import has_split, load_corpora, load_split
 from .metrics import score_corpus
 from .checkpoints import changed_keys, discard, find_checkpoint, flat_config
 from .trainer import Trainer, TrainingStopped
@@ -327,6 +327,14 @@ def _finished_run(config: Config, log: Callable[[str], None] = lambda message: N
         shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
         log(f"not reusing {config.output.dir}: it was trained with another config ({shown or 'no training record'}); "
             "training it again")
+        return None
+    now = {c.label: c for c in load_corpora(config)}  # the same config, but is it the same data?
+    moved = [c["label"] for c in info.get("corpora", []) if c.get("label") not in now
+             or (c["fingerprint"] != now[c["label"]].fingerprint() if "fingerprint" in c else
+                 (c.get("train_documents"), c.get("dev_documents")) != (len(now[c["label"]].train), len(now[c["label"]].dev)))]
+    if moved:
+        log(f"not reusing {config.output.dir}: the training or dev documents of {', '.join(moved)} are not the ones "
+            "it was trained on (a corpus downloaded again or edited); training it again")
         return None
     trained = {role for corpus in info.get("corpora", []) for role in corpus.get("roles", [])}
     dev_documents = sum(int(corpus.get("dev_documents", 0)) for corpus in info.get("corpora", []))

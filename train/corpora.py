@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 
 from eventroles.data.document import Document, Span
@@ -21,6 +23,16 @@ class LoadedCorpus:
     report: ReadReport = field(default_factory=ReadReport)
     source: dict = field(default_factory=dict)
     negative_windows: float = 1.0  # share of span-less training windows drawn per epoch
+
+    def fingerprint(self) -> str:
+        """A hash of what training read from this corpus (ids, texts, spans, roles of the train
+        and dev documents): a model is reused only while its corpus reads the same."""
+        digest = hashlib.sha256()
+        for split, docs in (("train", self.train), ("dev", self.dev)):
+            for doc in docs:
+                spans = sorted((s.start, s.end, s.role, s.label or "") for s in doc.spans)
+                digest.update(json.dumps([split, doc.id, doc.text, spans, sorted(doc.roles)]).encode("utf-8"))
+        return digest.hexdigest()[:16]
 
 
 def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:

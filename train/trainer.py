@@ -574,6 +574,7 @@ class Trainer:
         info = {
             "config": self.config.model_dump(mode="json"),
             "corpora": [{"label": c.label, **c.source, "train_documents": len(c.train), "dev_documents": len(c.dev),
+                         "fingerprint": c.fingerprint(),
                          "roles": sorted(set().union(*(d.roles for d in c.train))),
                          "read_report": c.report.as_dict()["adjusted_or_dropped"]} for c in self.corpora],
             "dev_metrics": best_dev,
