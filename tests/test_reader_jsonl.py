@@ -266,3 +266,14 @@ def test_json_that_is_not_json_lines_gets_the_conversion_hint(tmp_path: Path, co
     path = tmp_path / "docs.jsonl"
     path.write_text(content, encoding="utf-8")
     assert "each document must be one line" in str(_format_error(path))
+
+
+def test_every_bad_document_of_a_file_is_reported_in_one_round(tmp_path: Path) -> None:
+    bad_text = _line(id="a1", spans=[{"start": 0, "end": 6, "role": "attacker", "text": "Rebel"}])
+    bad_offsets = _line(id="a2", spans=[{"start": 0, "end": 600, "role": "attacker"}])
+    path = _file(tmp_path, bad_text, _line(id="ok"), bad_offsets, _line(id="ok"))  # the last also repeats an id
+    error = _format_error(path)
+    assert error.line == 1 and error.field == "spans[0].text"  # the first problem stays the error's own
+    message = str(error)
+    assert "2 more problem(s) in this file" in message
+    assert "line 3, document 'a2', field 'spans[0]'" in message and "line 4" in message and "duplicate document id" in message

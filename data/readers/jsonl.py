@@ -180,16 +180,41 @@ def read_jsonl_file(
     corpus: str = "",
     role_map: dict[str, str] | None = None,
 ) -> list[Document]:
+    """Every document of a project-format file. A document with a bad field does not stop the
+    reading: all such problems of the file are reported together (the first, then up to
+    ``MORE_PROBLEMS`` more with their lines), so an annotator fixes them in one round."""
     report = report if report is not None else ReadReport()
     docs: list[Document] = []
     seen: set[str] = set()
-    for number, obj in iter_json_lines(path):
-        doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
-        if doc.id in seen:
-            raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="id")
+    problems: list[CorpusFormatError] = []
+    for number, obj in iter_json_lines(path):  # malformed JSON stops at once: later lines may be shifted
+        try:
+            doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
+            if doc.id in seen:
+                raise CorpusFormatError(path, f"duplicate document id {doc.id!r}", line=number, field="id")
+        except CorpusFormatError as problem:
+            problems.append(problem)
+            continue
         seen.add(doc.id)
         docs.append(doc)
+    if problems:
+        raise _together(problems)
     return docs
+
+
+MORE_PROBLEMS = 20
+
+
+def _together(problems: list[CorpusFormatError]) -> CorpusFormatError:
+    """The first problem (its file, line, document and field), its message followed by the
+    others of the file, one per line."""
+    first = problems[0]
+    if len(problems) > 1:
+        listed = [str(p).removeprefix(p.path + ", ") for p in problems[1 : 1 + MORE_PROBLEMS]]
+        rest = len(problems) - 1 - len(listed)
+        first.args = (f"{first}\n{len(problems) - 1} more problem(s) in this file:\n  " + "\n  ".join(listed)
+                      + (f"\n  ... and {rest} more" if rest else ""),)
+    return first
 
 
 def read(folder: Path, split: str, report: ReadReport) -> list[Document]:
