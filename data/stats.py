@@ -37,6 +37,7 @@ def corpus_stats(docs: Sequence[Document], report: ReadReport, tokenizer: Any | 
         "spans": {role: spans.get(role, 0) for role in ROLES if role in annotated or role in spans},
         "native_labels": dict(sorted(labels.items())),
         "documents_annotating_role": {role: annotated[role] for role in ROLES if annotated[role]},
+        "spans_with_entity_ids": sum(len(doc.meta.get("span_entities") or {}) for doc in docs),
         "span_shape": span_shape(docs),
         **report.as_dict(),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eventroles.data.document import Document, Span, clean_spans
@@ -156,3 +158,19 @@ def test_data_stats_on_a_corpus_folder_of_the_user(tmp_path) -> None:
     result = CliRunner().invoke(data_app, ["stats", str(tmp_path), "--tokenizer", "none"])
     assert result.exit_code == 0, result.output  # was "unknown corpus"
     assert [line.split(":")[-2] for line in result.output.splitlines() if not line.startswith(" ")] == ["train", "dev"]
+
+
+def test_data_stats_shows_roles_left_out_and_entity_ids(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    lines = [{"id": "a", "text": "Rebels attacked Gao.", "roles": ["attacker", "location"],
+              "spans": [{"start": 0, "end": 6, "role": "attacker", "entity": 1}]},
+             {"id": "b", "text": "Nothing happened.", "spans": []}]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = CliRunner().invoke(data_app, ["stats", str(path), "--tokenizer", "none"])
+    assert result.exit_code == 0, result.output
+    assert "documents annotating each role: attacker 2, target 1, location 2, time 1, weapon 1" in result.output
+    assert "spans with entity ids: 1" in result.output

@@ -82,6 +82,11 @@ def stats(
             echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
                  f"{values['documents_without_spans']} without spans")
             echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
+            annotating = values["documents_annotating_role"]
+            if any(n < values["documents"] for n in annotating.values()):  # some documents leave a role out
+                echo("  documents annotating each role: " + ", ".join(f"{role} {n}" for role, n in annotating.items()))
+            if values["spans_with_entity_ids"]:
+                echo(f"  spans with entity ids: {values['spans_with_entity_ids']} (CEAF-REE scores them as entities)")
             for role, shape in values["span_shape"].items():
                 echo(f"  {role} spans: {shape['mean_words']:.1f} words on average, {shape['one_word']:.0%} one word, "
                      f"{shape['starts_with_article']:.0%} start with a/an/the")
