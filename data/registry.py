@@ -118,6 +118,13 @@ def get_corpus(name: str) -> CorpusInfo:
         ) from None
 
 
+def user_folder(name: str) -> Path | None:
+    """The corpus folder ``name`` names (the user's own, as a config's ``path:``), or None for a
+    registry name or anything that is not a folder."""
+    folder = Path(name).expanduser()
+    return folder if name not in CORPORA and folder.is_dir() else None
+
+
 def folder_split(folder: Path, split: str) -> Path:
     """``folder/split.jsonl`` of a corpus folder; its absence names the splits the folder has."""
     path = folder / f"{split}.jsonl"
@@ -137,8 +144,9 @@ def load_corpus(
     if spec.endswith(".jsonl") or (path.suffix == ".jsonl" and path.exists()):
         return read_jsonl_file(path, report), report
     name, split = parse_spec(spec, default_split)
-    if name not in CORPORA and Path(name).expanduser().is_dir():
-        return read_jsonl_file(folder_split(Path(name).expanduser(), split), report), report
+    folder = user_folder(name)
+    if folder is not None:
+        return read_jsonl_file(folder_split(folder, split), report), report
     info = get_corpus(name)
     if split not in info.splits:
         raise CorpusNotFoundError(f"corpus {name!r} has no split {split!r}; splits: {', '.join(info.splits)}")

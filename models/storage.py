@@ -119,11 +119,12 @@ def replace_folder(folder: Path, write: Callable[[Path], None]) -> Path:
     return folder
 
 
-def saved_files(folder: Path) -> set[str] | None:
-    """The names ``save_model`` wrote into a model folder, as its metadata lists them (None for a
-    folder saved before the list was kept, or not a model folder)."""
+def saved_files(folder: Path, record: str = META) -> set[str] | None:
+    """The names eventroles wrote into a folder, as its ``record`` lists them (``eventroles.json``
+    of a model folder; ``pretrain`` keeps its own mark), or None for a folder written before the
+    list was kept, or without such a record."""
     try:
-        files = json.loads((Path(folder) / META).read_text(encoding="utf-8")).get("files")
+        files = json.loads((Path(folder) / record).read_text(encoding="utf-8")).get("files")
     except (OSError, ValueError, AttributeError):
         return None
     return {str(name) for name in files} if isinstance(files, list) else None

@@ -86,7 +86,11 @@ def config_record(config: Config, processes: int) -> dict[str, Any]:
 
 def check_resumable(folder: Path, config: Config, processes: int) -> None:
     """Refuse to resume a checkpoint written by another config (or another number of processes),
-    naming each key that differs."""
+    naming each key that differs, or by an older eventroles that pickled the schedule."""
+    if (folder / PICKLED_SCHEDULER).exists() or not (folder / SCHEDULER_FILE).is_file():
+        raise ConfigError(f"--resume: the checkpoint in {folder} was written by an older eventroles (its "
+                          "learning-rate schedule is a pickle, which eventroles does not load); delete "
+                          f"{folder.parent} to start the run over")
     path = folder / CONFIG_FILE
     if not path.is_file():
         return  # written before checkpoints recorded their config: nothing to compare

@@ -33,7 +33,7 @@ from eventroles.models.backbone import (
     quiet_transformers,
     resolve_backbone,
 )
-from eventroles.models.storage import foreign_files, replace_folder
+from eventroles.models.storage import foreign_files, replace_folder, saved_files
 
 from .config import Config, ConfigError
 from .corpora import load_split
@@ -145,11 +145,7 @@ def check_output(output: Path, source: str) -> None:
         kind = "a backbone folder that eventroles pretrain did not write" if (output / "config.json").is_file() else "not a backbone folder"
         raise FileExistsError(f"{output} exists and is {kind}; choose a new --output (it would be replaced)")
     if output.is_dir() and (output / PRETRAINED_MARK).is_file():
-        try:
-            listed = json.loads((output / PRETRAINED_MARK).read_text(encoding="utf-8")).get("files")
-        except (OSError, ValueError, AttributeError):
-            listed = None
-        foreign = foreign_files(output, set(listed) if isinstance(listed, list) else None)
+        foreign = foreign_files(output, saved_files(output, PRETRAINED_MARK))
         if foreign:
             raise FileExistsError(f"{output} also holds {', '.join(foreign[:5])}, which eventroles pretrain did not "
                                   "write; the new backbone replaces the folder whole: move them out first")

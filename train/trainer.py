@@ -37,8 +37,8 @@ from eventroles.models.warm_start import WarmStart, load_warm_start
 from .averaging import WeightAverage
 from .calibration import Calibration, calibrate_offset, check_metric, dev_scores
 from .checkpoints import (
-    AVERAGE_FILE, BEST_DEV, BEST_WEIGHTS, CONFIG_FILE, PICKLED_SCHEDULER, SCHEDULER_FILE, STATE_FILE, check_resumable,
-    checkpoint_step, config_record, discard, find_checkpoint, staging_folder, swap_in, write_atomically,
+    AVERAGE_FILE, BEST_DEV, BEST_WEIGHTS, CONFIG_FILE, SCHEDULER_FILE, STATE_FILE, check_resumable, checkpoint_step,
+    config_record, discard, find_checkpoint, staging_folder, swap_in, write_atomically,
 )
 from .config import Config, ConfigError, OutputConfig
 from .corpora import LEAK_KIND, LoadedCorpus, load_corpora
@@ -80,8 +80,7 @@ def check_run_folder(config: Config, resume: bool) -> Path | None:
     found = find_checkpoint(run_dir)
     model_meta = Path(config.output.dir) / META
     if not resume and found is not None and model_meta.is_file() and model_meta.stat().st_mtime >= (found / STATE_FILE).stat().st_mtime:
-        discard(run_dir)  # the checkpoint of a run that finished (runs before this version kept it)
-        found = None
+        found = None  # the checkpoint of a run that finished (runs before this version kept it): discarded below
     if resume and found is None:
         raise ConfigError(f"--resume: no checkpoint in {run_dir}; start the run without --resume")
     if not resume and found is not None:
@@ -89,13 +88,8 @@ def check_run_folder(config: Config, resume: bool) -> Path | None:
             f"{run_dir}: an interrupted run left a checkpoint here (step {checkpoint_step(found)}); "
             f"continue it with --resume, or delete {run_dir} to start over"
         )
-    if found is not None and ((found / PICKLED_SCHEDULER).exists() or not (found / SCHEDULER_FILE).is_file()):
-        raise ConfigError(f"--resume: the checkpoint in {found} was written by an older eventroles (its "
-                          "learning-rate schedule is a pickle, which eventroles does not load); delete "
-                          f"{run_dir} to start the run over")
-    if not resume:  # a fresh run: the best weights and scores of an earlier run there are not this run's
-        for name in (BEST_WEIGHTS, BEST_DEV):
-            (run_dir / name).unlink(missing_ok=True)
+    if not resume:  # a fresh run: nothing of an earlier run there (its best weights and scores are not this run's)
+        discard(run_dir)
     return found
 
 

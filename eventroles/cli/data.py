@@ -48,7 +48,7 @@ def stats(
     with an article: boundary conventions differ between corpora), every repair or drop the
     reader made (with counts), and the share of gold spans that survive encoding to subword
     labels and decoding back."""
-    from eventroles.data.registry import CORPORA, get_corpus, load_corpus
+    from eventroles.data.registry import get_corpus, load_corpus, user_folder
     from eventroles.data.stats import corpus_stats
 
     with user_errors():
@@ -57,12 +57,12 @@ def stats(
             from eventroles.models.backbone import load_tokenizer
 
             tok = load_tokenizer(tokenizer)
-        folder = Path(corpus).expanduser()
+        folder = user_folder(corpus)
         if corpus.endswith(".jsonl"):
             if split:
                 raise UserError(f"--split is for registered corpora and folders; {corpus} is one file, read whole")
             specs = [corpus]
-        elif corpus not in CORPORA and folder.is_dir():  # a corpus folder of the user's, as a config's `path:`
+        elif folder is not None:  # a corpus folder of the user's, as a config's `path:`
             names = split or [s for s in ("train", "dev", "test") if (folder / f"{s}.jsonl").is_file()]
             if not names:
                 raise UserError(f"{folder} holds no train.jsonl, dev.jsonl or test.jsonl")

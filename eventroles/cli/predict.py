@@ -151,13 +151,13 @@ def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
                 "write the output to another file"
             )
         readable = target.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not target.name.startswith(".")
-        if path.is_dir() and target.is_file() and target.is_relative_to(path) and readable:
-            raise UserError(
-                f"-o {output} already exists inside the input folder {given}, where it is read as an article file: "
-                "writing the output would overwrite it. Write the output outside the input folder "
-                "(or delete the file first if it is the output of an earlier run)"
-            )
         if path.is_dir() and target.is_relative_to(path) and readable:
+            if target.is_file():
+                raise UserError(
+                    f"-o {output} already exists inside the input folder {given}, where it is read as an article "
+                    "file: writing the output would overwrite it. Write the output outside the input folder "
+                    "(or delete the file first if it is the output of an earlier run)"
+                )
             raise UserError(
                 f"-o {output} is inside the input folder {given}: the next run over that folder would read the "
                 "labelled output as articles. Write it outside the input folder (or as .html, which is never read)"
