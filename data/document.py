@@ -66,13 +66,24 @@ class Document:
     roles: frozenset[str] = frozenset(ROLES)
     corpus: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-    _words: Words | None = field(default=None, repr=False, compare=False)
+    # The words and the text they were split from: a copy made with dataclasses.replace(text=...),
+    # or a text assigned later, must not reuse another text's word offsets.
+    _words: tuple[str, Words] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Checked here, not where a writer or the tokenizer would fail on them far from the cause.
+        if not isinstance(self.id, str):
+            raise TypeError(f"Document id must be a str, not {type(self.id).__name__} ({self.id!r}): "
+                            f"write Document(str(...), text)")
+        if not isinstance(self.text, str):
+            raise TypeError(f"document {self.id!r}: text must be a str, not {type(self.text).__name__}")
 
     @property
     def words(self) -> Words:
-        if self._words is None:
-            self._words = split_words(self.text)
-        return self._words
+        cached = self._words
+        if cached is None or (cached[0] is not self.text and cached[0] != self.text):
+            cached = self._words = (self.text, split_words(self.text))
+        return cached[1]
 
     def span_text(self, span: Span) -> str:
         return self.text[span.start : span.end]

@@ -17,7 +17,7 @@ import numpy as np
 from .document import Document, Span
 from .problems import ReadReport
 from .tags import BEGIN, IGNORE, INSIDE, OUTSIDE, TagSet
-from .words import Words
+from .words import Words, separators_as_spaces
 
 # Word-shape ids: a small cased signal next to an uncased backbone.
 SHAPE_PAD, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_DIGIT, SHAPE_OTHER = range(6)
@@ -66,7 +66,7 @@ def align(tokenizer: Any, docs: Sequence[Document], batch_size: int = 256) -> li
     for begin in range(0, len(docs), batch_size):
         chunk = docs[begin : begin + batch_size]
         encoded = tokenizer(
-            [doc.text for doc in chunk],
+            [separators_as_spaces(doc.text, doc.words) for doc in chunk],
             add_special_tokens=False,
             return_offsets_mapping=True,
             return_attention_mask=False,

@@ -78,3 +78,29 @@ def snap_to_words(words: Words, start: int, end: int) -> tuple[int, int] | None:
         return None
     first, last = covered
     return words.starts[first], words.ends[last - 1]
+
+
+# Characters between words that a tokenizer may delete instead of splitting at: whitespace other
+# than space, tab, newline and carriage return (vertical tab, form feed, U+001C-U+001F, NEL are
+# control characters to BERT's normaliser) and every format character (zero-width space, BOM...).
+_DELETABLE_SEPARATOR = re.compile(rf"[^\S \t\n\r]|[{_FORMAT}]")
+
+
+def separators_as_spaces(text: str, words: Words) -> str:
+    """``text`` with every separator character a tokenizer might delete, outside the words,
+    replaced by a space: the same length, so offsets into it index ``text``.
+
+    Why: Word exports a manual line break as a vertical tab, and BERT's normaliser deletes it, so
+    "Kolofata\x0bearly" reached the backbone as one word "kolofataearly" and "early" could never
+    start a span. A zero-width joiner inside a word (Persian, emoji sequences) is kept.
+    """
+    if not _DELETABLE_SEPARATOR.search(text):
+        return text
+    chars = list(text)
+    for match in _DELETABLE_SEPARATOR.finditer(text):
+        at = match.start()
+        word = bisect.bisect_right(words.ends, at)
+        if word < len(words) and words.starts[word] <= at:
+            continue  # inside a word
+        chars[at] = " "
+    return "".join(chars)

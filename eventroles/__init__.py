@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Tagger", "Document", "Span", "ROLES", "load_corpus", "__version__"]
+__all__ = ["Tagger", "Document", "Span", "ROLES", "load_corpus", "span_dicts", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing eventroles (or running `eventroles --help`) does not import torch.
-    if name == "Tagger":
-        from eventroles.models.inference import Tagger
+    if name in ("Tagger", "span_dicts"):
+        from eventroles.models import inference
 
-        return Tagger
+        return getattr(inference, name)
     if name in ("Document", "Span"):
         from eventroles.data import document
 

@@ -5,7 +5,8 @@ Why: a span tagger marks every mention ("fmln", "farabundo marti national libera
 document-level scores (CEAF-REE, as MUC-4 results are published) score one predicted entity
 against one gold entity. Grouping is by written rules, cheap and explainable:
 
-- mentions equal after normalisation (lower case, no punctuation, no articles) are one entity;
+- mentions equal after normalisation (lower case, no punctuation, typographic quotes included,
+  no articles) are one entity;
 - an acronym and its expansion: one single-word mention whose letters are the initials of the
   content words of another (for names of three or more words in any order, so Spanish acronyms
   of English expansions match: FMLN, "farabundo marti national liberation front");
@@ -20,6 +21,7 @@ from __future__ import annotations
 import bisect
 import re
 import string
+import unicodedata
 from typing import Sequence
 
 from eventroles.data.document import Document, Span
@@ -36,6 +38,13 @@ def normalize_mention(text: str) -> str:
     """Lower case, no ASCII punctuation, no articles, single spaces (GRIT's normalisation)."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def grouping_key(text: str) -> str:
+    """``normalize_mention`` that also drops non-ASCII punctuation, for grouping only: news text
+    writes "Haram’s" and “FMLN” with typographic quotes, the scorer's normalisation (GRIT's, ASCII
+    only) would keep them apart."""
+    return normalize_mention("".join(ch for ch in text if ch.isascii() or not unicodedata.category(ch).startswith("P")))
 
 
 def is_acronym_of(short: str, long: str) -> bool:
@@ -76,7 +85,7 @@ def entity_ids(doc: Document, spans: Sequence[Span], *, name_suffix: bool = Fals
     ids: dict[SpanKey, int] = {}
     next_id = 0
     for tag_spans in by_tag.values():
-        names = [normalize_mention(doc.span_text(s)) for s in tag_spans]
+        names = [grouping_key(doc.span_text(s)) for s in tag_spans]
         distinct = list(dict.fromkeys(names))
         parent = {name: name for name in distinct}
 

@@ -65,6 +65,8 @@ class Tagger:
         self.precision = resolve_precision(precision, self.device)
         self.meta = meta
         self.tokenizer = tokenizer
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of windows, 1 or more, not {batch_size!r}")
         self.batch_size = batch_size
         # Subwords per forward pass on a CPU: 8 full windows keep the activations in cache (about
         # 15% faster than 32 full windows on one AVX2 core), and short windows still batch up to
@@ -72,6 +74,8 @@ class Tagger:
         if max_tokens == "auto":
             max_tokens = CPU_MAX_TOKENS if self.device.type == "cpu" else None
         self.max_tokens: int | None = None if max_tokens is None else int(max_tokens)
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be 1 or more subwords per forward pass, or None for no budget, not {max_tokens!r}")
         # None: the model's own (calibrated on the dev splits after training, or log(span_weight)).
         self.span_logit_offset = meta.span_logit_offset if span_logit_offset is None else span_logit_offset
         self.max_length = max_length or meta.max_length
@@ -79,7 +83,9 @@ class Tagger:
         positions = int(meta.backbone_config.get("max_position_embeddings") or self.max_length)
         if not 8 <= self.max_length <= positions:
             raise ValueError(f"max_length {self.max_length}: the backbone has {positions} positions; give 8 to {positions}")
-        if not 0 <= self.stride < self.max_length - 2:
+        if self.stride < 0:
+            raise ValueError(f"stride {self.stride}: the subwords two windows share cannot be negative; give 0 or more")
+        if self.stride >= self.max_length - 2:
             raise ValueError(f"stride {self.stride} must be smaller than max_length - 2 ({self.max_length - 2}): "
                              "windows would advance one subword at a time")
         model = model.eval()
@@ -92,21 +98,21 @@ class Tagger:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", precision: str = "auto", **options: Any) -> "Tagger":
-        model, tokenizer, meta = load_model(Path(folder))
+        model, tokenizer, meta = load_model(Path(folder).expanduser())
         return cls(model, tokenizer, meta, device=device, precision=precision, **options)
 
     # -- public API ---------------------------------------------------------------------------
     def __call__(self, texts: str | Sequence[str]) -> Any:
         """Spans for one text (a list of dicts) or for a list of texts (a list of such lists)."""
         single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
+        batch = [texts] if single else _text_list(texts)
         docs = [Document(str(i), text, roles=frozenset(self.meta.tagset.roles)) for i, text in enumerate(batch)]
         results = [span_dicts(doc) for doc in self.predict_documents(docs)]
         return results[0] if single else results
 
     def predict_documents(self, docs: Sequence[Document]) -> list[Document]:
         """Copies of ``docs`` whose spans are the predictions (scores in ``meta['span_scores']``)."""
-        prepared = self.preprocess(docs)
+        prepared = self.preprocess(list(docs))
         return self.postprocess(prepared, self.forward(prepared))
 
     def pipe(self, docs: Iterable[Document], chunk_size: int = 64) -> Iterator[Document]:
@@ -122,7 +128,11 @@ class Tagger:
 
     # -- stages ------------------------------------------------------------------------------
     def preprocess(self, docs: Sequence[Document]) -> Prepared:
-        for doc in docs:
+        for index, doc in enumerate(docs):
+            if not isinstance(doc, Document):
+                hint = ": call the tagger itself on strings" if isinstance(doc, str) else ""
+                raise TypeError(f"documents must be eventroles.Document(id, text), but item {index} is a "
+                                f"{type(doc).__name__}{hint}")
             surrogate = unpaired_surrogate(doc.text)
             if surrogate is not None:  # the tokenizer's own error names no document
                 raise ValueError(f"document {doc.id!r}: its text holds an unpaired surrogate at character "
@@ -199,6 +209,20 @@ class Tagger:
         return results
 
 
+def _text_list(texts: Any) -> list[str]:
+    """A list of texts from any iterable of str; a mapping, set or single non-text object is
+    refused (a dict would tag its keys, a set in an order no one can match back to the inputs)."""
+    if isinstance(texts, (bytes, bytearray)):
+        raise TypeError("the tagger takes text (str), not bytes: decode it first, e.g. data.decode('utf-8')")
+    if isinstance(texts, (dict, set, frozenset, Document)) or not isinstance(texts, Iterable):
+        raise TypeError(f"the tagger takes a str or a list of str, not {type(texts).__name__}")
+    batch = list(texts)
+    for index, text in enumerate(batch):
+        if not isinstance(text, str):
+            raise TypeError(f"the tagger takes a str or a list of str, but item {index} is a {type(text).__name__}")
+    return batch
+
+
 def document_windows(n_subwords: int, max_length: int, stride: int) -> list[tuple[int, int]]:
     """Windows ``[start, end)`` over a document's subwords (``max_length`` counts [CLS] and [SEP]).
 
@@ -222,6 +246,7 @@ def document_windows(n_subwords: int, max_length: int, stride: int) -> list[tupl
 
 
 def span_dicts(doc: Document) -> list[dict[str, Any]]:
+    """A predicted document's spans as the tagger returns them for a string (JSON-ready dicts)."""
     scores = doc.meta.get("span_scores", {})
     entities = doc.meta.get("span_entities", {})
     out = []

@@ -8,6 +8,7 @@ layers for CPUs without bf16 units.
 from __future__ import annotations
 
 import contextlib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -26,7 +27,12 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in flags for flag in (" amx_bf16", " avx512_bf16"))
 
 
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
 def resolve_device(device: str = "auto") -> torch.device:
+    if not isinstance(device, str) or not DEVICE_PATTERN.match(device):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():

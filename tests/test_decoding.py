@@ -141,21 +141,22 @@ def test_decode_spans_native_tags_keep_the_surer_duplicate(tokenizer) -> None:
 
 
 def test_word_probabilities_mark_words_without_subwords(tokenizer) -> None:
-    doc = Document("d", "a\u200bb\u200bc hit")  # one subword "abc" over three words
+    # BERT's normaliser deletes a NUL (for us a one-character word): one subword "abc" over five words
+    doc = Document("d", "a\x00b\x00c hit")
     (alignment,) = align(tokenizer, [doc])
     probs, has = word_probabilities(alignment, np.ones((len(alignment), 1, 3), dtype=np.float32))
-    assert has.tolist() == [True, False, False, True]
+    assert has.tolist() == [True, False, False, False, False, True]
     assert probs[~has].sum() == 0
 
 
 def test_decode_glued_words_follow_their_host(tokenizer) -> None:
-    doc = Document("d", "Raiders a\u200bb struck")
+    doc = Document("d", "Raiders a\x00b struck")
     (alignment,) = align(tokenizer, [doc])
     probs = np.zeros((len(alignment), len(ROLES), 3), dtype=np.float32)
     probs[..., OUTSIDE] = 1.0
     probs[alignment.first_subword[1], 0] = [0, 1, 0]
     spans, _ = decode_spans(doc, alignment, probs, TAGS)
-    assert [doc.span_text(s) for s in spans] == ["a\u200bb"]
+    assert [doc.span_text(s) for s in spans] == ["a\x00b"]
 
 
 def test_constrained_tags_never_leave_an_orphan_inside() -> None:

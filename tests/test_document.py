@@ -143,3 +143,15 @@ def test_report_keeps_at_most_five_examples_but_counts_all() -> None:
     assert report.counts["span_snapped_to_words"] == 8
     assert len(report.examples["span_snapped_to_words"]) == 5
     assert len(doc.spans) == 8
+
+
+def test_words_follow_a_changed_text() -> None:
+    # dataclasses.replace copied the cached words, and spans came out mid-word ("acked a police post")
+    import dataclasses
+
+    doc = Document("d", "Gunmen struck the mayor.")
+    assert len(doc.words) == 5
+    moved = dataclasses.replace(doc.blank(), text="SOURCE: wire\n" + doc.text)
+    assert [moved.text[s:e] for s, e in zip(moved.words.starts, moved.words.ends)][:4] == ["SOURCE", ":", "wire", "Gunmen"]
+    doc.text = "Rebels fled."
+    assert [doc.text[s:e] for s, e in zip(doc.words.starts, doc.words.ends)] == ["Rebels", "fled", "."]

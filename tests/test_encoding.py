@@ -235,6 +235,7 @@ UNICODE_CASES = [
     ("Militants fired 💣 rockets at Sderot", [("💣 rockets", "weapon"), ("Sderot", "location")]),
     ("The zero\u200bwidth group hit Gao", [("zero\u200bwidth group", "attacker"), ("Gao", "location")]),
     ("Raiders a\u200bb struck Timbuktu", [("a\u200bb", "attacker"), ("Timbuktu", "location")]),
+    ("Raiders a\x00b struck Timbuktu", [("a\x00b", "attacker"), ("Timbuktu", "location")]),  # glued by the tokenizer
     ("Hackers at a©b struck", [("a©b", "attacker")]),
     ("Attack in दिल्ली today", [("दिल्ली", "location"), ("today", "time")]),
     ("Gunmen\r\n\tattacked  the   convoy\r\nnear\tHerat", [("Gunmen", "attacker"), ("the   convoy", "target"), ("Herat", "location")]),
@@ -252,16 +253,16 @@ def test_encode_then_decode_returns_gold_spans_exactly(tokenizer, text: str, pie
 
 
 def test_one_subword_over_three_words_decodes_whole(tokenizer) -> None:
-    # BERT's tokenizer deletes the zero-width space (for us a separator): "a\u200bb\u200bc" is one
-    # subword over our three words.
-    doc = _doc("Raiders a\u200bb\u200bc struck", [("a\u200bb\u200bc", "attacker")])
+    # BERT's normaliser deletes a NUL (for us a one-character word): "a\x00b\x00c" is one subword
+    # over our five words. (A zero-width space is a separator and reaches the tokenizer as a space.)
+    doc = _doc("Raiders a\x00b\x00c struck", [("a\x00b\x00c", "attacker")])
     (alignment,) = align(tokenizer, [doc])
-    assert len(doc.words) == 5 and len(alignment) == 3
-    assert alignment.first_subword.tolist() == [0, 1, -1, -1, 2]
-    assert alignment.glued.tolist() == [False, False, True, True, False]
+    assert len(doc.words) == 7 and len(alignment) == 3
+    assert alignment.first_subword.tolist() == [0, 1, -1, -1, -1, -1, 2]
+    assert alignment.glued.tolist() == [False, False, True, True, True, True, False]
     assert _decoded(tokenizer, doc) == doc.spans
     # The glued words follow their host word: outside a span they stay outside.
-    other = _doc("Raiders a\u200bb\u200bc struck", [("Raiders", "attacker")])
+    other = _doc("Raiders a\x00b\x00c struck", [("Raiders", "attacker")])
     assert _decoded(tokenizer, other) == other.spans
 
 

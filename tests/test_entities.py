@@ -88,3 +88,13 @@ def test_bracketed_acronym_found_among_many_spans() -> None:
     ids = entity_ids(doc, spans)
     assert ids[(0, 41, "attacker")] == ids[(43, 47, "attacker")]
     assert ids[(57, 63, "attacker")] != ids[(0, 41, "attacker")]
+
+
+def test_typographic_quotes_do_not_split_an_entity() -> None:
+    # news writes ’ and “ ”; only ASCII punctuation was dropped, so these were two entities each
+    doc = _doc("Boko Haram’s fighters struck; Boko Haram's fighters fled. “FMLN” denied it; FMLN units",
+               ("Boko Haram’s fighters", "attacker", None), ("Boko Haram's fighters", "attacker", None),
+               ("“FMLN”", "attacker", None), ("FMLN", "attacker", None))
+    ids = entity_ids(doc, doc.spans)
+    first, second, third, fourth = (ids[(s.start, s.end, s.role)] for s in doc.spans)
+    assert first == second and third == fourth and first != third

@@ -145,3 +145,61 @@ def test_a_text_that_is_not_valid_unicode_is_named(tagger: Tagger) -> None:
     docs = [Document("fine", "Gunmen struck the mayor."), Document("broken", "\ud800 Kabul")]
     with pytest.raises(ValueError, match="document 'broken': its text holds an unpaired surrogate at character 0"):
         tagger.predict_documents(docs)
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1f", "\x85", "\u200b", "\u2060", "\ufeff"])
+def test_a_separator_the_tokenizer_deletes_still_splits_words(smoke_model: Path, separator: str) -> None:
+    # Word exports a manual line break as a vertical tab; BERT's normaliser deletes it, and the
+    # words either side reached the backbone as one ("kolofataearly"): spans changed with it.
+    tagger = controlled(smoke_model)
+    spaced = "Gunmen struck the police post near Kolofata early on Tuesday and fled into the hills."
+    odd = spaced.replace(" ", separator)
+    expected = [(s["start"], s["end"], s["role"]) for s in tagger(spaced)]
+    assert expected
+    assert [(s["start"], s["end"], s["role"]) for s in tagger(odd)] == expected
+    for span in tagger(odd):
+        assert odd[span["start"] : span["end"]] == span["text"]
+
+
+def test_inputs_of_the_wrong_type_are_refused_by_name(tagger: Tagger) -> None:
+    with pytest.raises(TypeError, match="not dict"):  # it tagged the keys "id" and "text"
+        tagger({"id": "a1", "text": EVENT})
+    with pytest.raises(TypeError, match="not set"):  # results in an order no one can match back
+        tagger({EVENT, "Gunmen struck the mayor."})
+    with pytest.raises(TypeError, match="not bytes: decode it first"):
+        tagger(EVENT.encode())
+    with pytest.raises(TypeError, match="item 1 is a NoneType"):
+        tagger([EVENT, None])
+    with pytest.raises(TypeError, match="not int"):
+        tagger(5)
+    with pytest.raises(TypeError, match="item 0 is a str: call the tagger itself on strings"):
+        tagger.predict_documents([EVENT])
+    with pytest.raises(TypeError, match="Document id must be a str, not int"):
+        Document(7, EVENT)  # three of the four writers failed on it after labelling
+
+
+def test_predict_documents_takes_any_iterable_as_pipe_does(tagger: Tagger) -> None:
+    docs = [Document(str(i), text) for i, text in enumerate(TRICKY)]
+    from_generator = tagger.predict_documents(doc for doc in docs)
+    assert [d.spans for d in from_generator] == [d.spans for d in tagger.predict_documents(docs)]
+
+
+def test_tagger_options_that_cannot_run_are_refused(smoke_model: Path, tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(ValueError, match="batch_size must be a whole number of windows, 1 or more"):
+        Tagger.load(smoke_model, device="cpu", batch_size=0, max_tokens=None)
+    with pytest.raises(ValueError, match="max_tokens must be 1 or more"):
+        Tagger.load(smoke_model, device="cpu", max_tokens=0)
+    with pytest.raises(ValueError, match="stride -1: .* cannot be negative"):
+        Tagger.load(smoke_model, device="cpu", stride=-1)
+    with pytest.raises(ValueError, match="device must be auto, cpu, cuda or cuda:N, not 'gpu'"):
+        Tagger.load(smoke_model, device="gpu")
+    monkeypatch.setenv("HOME", str(smoke_model.parent))
+    assert Tagger.load(f"~/{smoke_model.name}", device="cpu").meta.tagset == Tagger.load(smoke_model, device="cpu").meta.tagset
+
+
+def test_the_readme_python_example_runs(tagger: Tagger) -> None:
+    from eventroles import Document as PublicDocument, span_dicts
+
+    rows = [(7, EVENT), (8, TRICKY[1])]
+    streamed = {doc.id: span_dicts(doc) for doc in tagger.pipe(PublicDocument(str(i), text) for i, text in rows)}
+    assert streamed == {"7": tagger(EVENT), "8": tagger(TRICKY[1])}

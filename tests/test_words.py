@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from eventroles.data.words import snap_to_words, split_words
+from eventroles.data.words import separators_as_spaces, snap_to_words, split_words
 
 
 def _words(text: str) -> list[str]:
@@ -118,3 +118,13 @@ def test_snap_to_words_widens_partial_spans() -> None:
     assert snap_to_words(words, 3, 4) is None
     # Surrounding spaces are dropped, not kept.
     assert snap_to_words(words, 3, 8) == (4, 7)
+
+
+def test_separators_a_tokenizer_would_delete_become_spaces_in_place() -> None:
+    text = "Kolofata\x0bearly\x0con\u200bTuesday\ufeff, Tehran\u200ci and 👨\u200d👩\u200d👧 fled"
+    out = separators_as_spaces(text, split_words(text))
+    assert len(out) == len(text)  # offsets into it still index the original
+    assert out.startswith("Kolofata early on Tuesday ,")
+    assert "Tehran\u200ci" in out and "👨\u200d👩\u200d👧" in out  # joiners inside a word are kept
+    plain = "Rebels shelled Kalu on Sunday.\r\n\tThe army denied it."
+    assert separators_as_spaces(plain, split_words(plain)) is plain

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from eventroles.data.features import special_ids
+from eventroles.data.words import separators_as_spaces, split_words
 from eventroles.models.backbone import (
     ATTENTION_DROPOUT_KEYS,
     load_pretrained,
@@ -188,7 +189,8 @@ def pretrain(
     if not texts:
         raise ConfigError("data.corpora: no training texts (the training splits are empty)")
     tokenizer = load_tokenizer(config.model.backbone)
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    # the same text the tagger's tokenizer sees (a vertical tab splits words, not glues them)
+    encoded = tokenizer([separators_as_spaces(text, split_words(text)) for text in texts], add_special_tokens=False)["input_ids"]
     cls_id, sep_id, pad_id = special_ids(tokenizer)
     chunks, chunk_attention = pack_chunks(encoded, settings.max_length, cls_id, sep_id, pad_id)
     subwords = int(sum(len(ids) for ids in encoded))
