@@ -160,9 +160,8 @@ def _shareable(folder: Path) -> None:
 
 def read_meta(folder: Path) -> ModelMeta:
     folder = Path(folder)
-    if folder.is_file():  # `predict ARTICLE MODEL`: the arguments the other way round
-        raise ModelFolderError(f"{folder} is a file, not a model folder (the model folder comes first: "
-                               "eventroles predict MODEL ARTICLES...)")
+    if folder.is_file():
+        raise ModelFolderError(f"{folder} is a file, not a model folder")
     if not folder.is_dir():
         raise ModelFolderError(f"model folder {folder} does not exist")
     missing = [name for name in (META, WEIGHTS) if not (folder / name).is_file()]

@@ -238,3 +238,30 @@ def test_roles_option_trains_only_those_roles_and_names_missing_ones(tmp_path: P
     assert {s.role for d in predicted for s in d.spans} <= {"attacker", "time"}
     with pytest.raises(RecipeError, match="does not annotate colour"):
         hf_recipe.run_recipe(str(SMOKE), tmp_path / "q.jsonl", roles=["colour"], **run)
+
+
+def test_outputs_that_would_destroy_or_collide_are_refused_before_training(tmp_path: Path, runner: CliRunner) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SMOKE, corpus)
+    gold = (corpus / "test.jsonl").read_bytes()
+    (tmp_path / "notes.txt").write_text("x")
+    cases = [
+        (["-o", str(corpus / "test.jsonl")], "is a file of the corpus"),  # replaced the gold, then scored 100
+        (["-o", str(tmp_path / "same.json"), "--json", str(tmp_path / "same.json")], "name the same file"),
+        (["-o", str(tmp_path)], "is a folder; give a file name"),  # said so after training
+        (["-o", str(tmp_path / "notes.txt" / "p.jsonl")], "notes.txt is a file, not a folder"),
+        (["-o", str(tmp_path / "p.jsonl"), "--roles", ","], "names no role"),
+    ]
+    original = hf_recipe.run_recipe
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hf_recipe, "run_recipe", lambda *a, **k: original(*a, **k, random_backbone=TINY))
+        for args, message in cases:
+            result = runner.invoke(app, ["benchmark", "recipe", str(corpus), *args, "--epochs", "1", "--max-length", "32"])
+            assert result.exit_code == 1, (args, result.output)
+            assert message in result.output and "train:" not in result.output
+    assert (corpus / "test.jsonl").read_bytes() == gold
+    with pytest.raises(RecipeError, match="--max-length 600: the backbone has 512 positions"):
+        hf_recipe.run_recipe(str(SMOKE), tmp_path / "p.jsonl", max_length=600, epochs=0.01, random_backbone=TINY,
+                             eval_split=None, progress=False)

@@ -364,3 +364,11 @@ def test_two_processes_write_what_one_writes(runner: CliRunner, smoke_model: Pat
     assert two.read_text(encoding="utf-8") == one.read_text(encoding="utf-8")
     assert len(rows(two)) == 9
     assert not list(tmp_path.glob(".two.jsonl.part-*"))  # part files cleaned up
+
+
+def test_an_article_given_where_the_model_goes_says_the_order(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    article = tmp_path / "a1.txt"
+    article.write_text(EVENT, encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(article), str(smoke_model)])
+    assert result.exit_code == 1
+    assert "is a file, not a model folder (the model folder comes first: eventroles predict MODEL ARTICLES" in result.output

@@ -171,3 +171,48 @@ def test_an_earlier_pretraining_folder_holding_files_of_the_user_is_not_replaced
     (earlier / "notes.md").write_text("my notes on this backbone")
     with pytest.raises(FileExistsError, match="also holds notes.md"):
         check_output(earlier, "minilm")
+
+
+def test_dev_or_test_named_as_training_splits_are_refused(tmp_path: Path, tiny_backbone: Path) -> None:
+    from eventroles.train.config import ConfigError
+
+    config = smoke_config(tmp_path, tiny_backbone)
+    config.data.corpora[0].train = ["train", "test"]
+    with pytest.raises(ConfigError, match=r"data.corpora\[0\] \(smoke\): train lists test; pretraining reads training splits only"):
+        training_texts(config)
+
+
+def test_a_training_text_also_in_a_held_out_split_is_said(tmp_path: Path, tiny_backbone: Path) -> None:
+    corpus = tmp_path / "smoke"
+    shutil.copytree(SMOKE, corpus)
+    dev_line = json.loads((corpus / "dev.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    with (corpus / "train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**dev_line, "id": "copy-of-dev"}) + "\n")
+    said: list[str] = []
+    training_texts(smoke_config(tmp_path, tiny_backbone), said.append)  # the fixture's own folder has no copy
+    assert not said
+    config = smoke_config(tmp_path, tiny_backbone)
+    config.data.corpora[0].path = corpus
+    training_texts(config, said.append)
+    assert len(said) == 1 and f"train copy-of-dev = dev {dev_line['id']}" in said[0]
+
+
+def test_cli_checks_the_output_before_training_and_says_what_an_interruption_leaves(
+    tmp_path: Path, tiny_backbone: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventroles.cli import app
+    from eventroles.train import pretraining
+
+    smoke_config(tmp_path, tiny_backbone)
+    (tmp_path / "notes.txt").write_text("x")
+    result = runner.invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "notes.txt" / "pt")])
+    assert result.exit_code == 1 and "notes.txt is a file, not a folder" in result.output
+    assert "pretraining on" not in result.output
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretraining, "pretrain", interrupted)
+    result = runner.invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "pt")])
+    assert result.exit_code == 130
+    assert "interrupted: nothing written" in result.output and "run it again" in result.output

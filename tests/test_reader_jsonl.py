@@ -277,3 +277,8 @@ def test_every_bad_document_of_a_file_is_reported_in_one_round(tmp_path: Path) -
     message = str(error)
     assert "2 more problem(s) in this file" in message
     assert "line 3, document 'a2', field 'spans[0]'" in message and "line 4" in message and "duplicate document id" in message
+
+
+def test_a_folder_given_as_a_file_is_named_as_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(CorpusNotFoundError, match="is a folder; give a JSON-lines file"):  # said "no such file"
+        read_jsonl_file(tmp_path, ReadReport())

@@ -25,7 +25,6 @@ How it measures, and why:
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import resource
@@ -37,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from eventroles.data.readers.jsonl import iter_lines
+from eventroles.data.readers.jsonl import iter_json_lines
 from eventroles.data.words import split_words
 
 from .speed_limits import flops_per_subword, limit_words_per_s, machine_info, matmul_peaks
@@ -65,23 +64,24 @@ class SpeedOptions:
 
 
 # -- input ------------------------------------------------------------------------------------
-def read_texts(path: Path, limit: int | None = None) -> list[str]:
-    """The ``text`` of each JSON line (the project's JSONL or plain ``{"text": ...}`` lines)."""
+def read_texts(path: Path, limit: int | None = None) -> tuple[list[str], int]:
+    """The ``text`` of each JSON line (the project's JSONL or plain ``{"text": ...}`` lines), and
+    how many lines were skipped because their text is empty or only spaces (no words to time)."""
     texts: list[str] = []
-    for number, line in iter_lines(Path(path)):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise BenchmarkInputError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+    empty = 0
+    for number, record in iter_json_lines(Path(path)):
         text = record.get("text") if isinstance(record, dict) else None
         if not isinstance(text, str):
             raise BenchmarkInputError(f'{path}, line {number}: no "text" string field')
+        if not split_words(text):
+            empty += 1
+            continue
         texts.append(text)
         if limit is not None and len(texts) >= limit:
             break
     if not texts:
-        raise BenchmarkInputError(f"{path}: no articles to label")
-    return texts
+        raise BenchmarkInputError(f"{path}: no articles to label" + (f" ({empty} with empty text)" if empty else ""))
+    return texts, empty
 
 
 # -- agreement --------------------------------------------------------------------------------
@@ -230,8 +230,14 @@ def _serve(conn: Any, args: PathArgs, texts: list[str]) -> None:
             else:
                 conn.send(("ok", path.memory()))
                 return
-    except BaseException:  # noqa: BLE001 - everything goes back to the parent, with its traceback
-        conn.send(("error", traceback.format_exc()))
+    except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+        from eventroles.models.backbone import BackboneError
+        from eventroles.models.storage import ModelFolderError
+
+        if isinstance(error, (ModelFolderError, BackboneError, BenchmarkInputError)):  # the user's to fix: one line
+            conn.send(("user_error", str(error)))
+        else:
+            conn.send(("error", traceback.format_exc()))
 
 
 class RemotePath:
@@ -252,6 +258,9 @@ class RemotePath:
         except EOFError:
             self.process.join(5)
             raise RuntimeError(f"the {self.name} path's process died (exit code {self.process.exitcode})") from None
+        if kind == "user_error":
+            self.process.join(5)
+            raise BenchmarkInputError(value)
         if kind == "error":
             self.process.join(5)
             raise RuntimeError(f"the {self.name} path failed:\n{value}")
@@ -355,7 +364,9 @@ def benchmark_speed(
     log = log or (lambda message: None)
     model_dir = Path(model_dir)
     read_meta(model_dir)  # a clear error for a missing or incomplete folder, before any work
-    texts = read_texts(Path(input_path), options.limit)
+    texts, empty = read_texts(Path(input_path), options.limit)
+    if empty:
+        log(f"{empty} article(s) with empty text skipped (no words to time)")
     threads = options.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     shape = corpus_shape(model_dir, texts)
@@ -381,12 +392,12 @@ def benchmark_speed(
         name: _path_result(name, precisions[name], runs[name], memory[name], shape, limits[precisions[name]])
         for name in PATHS if name in runs
     }
-    return _summary(result_paths, runs, shape, peaks, flops, limits, precisions, options, threads, str(input_path), auto)
+    return _summary(result_paths, runs, shape, peaks, flops, limits, precisions, options, threads, str(input_path), auto, empty)
 
 
 def _summary(paths: dict[str, dict[str, Any]], runs: dict[str, list[dict[str, Any]]], shape: dict[str, Any],
              peaks: dict[str, float], flops: Any, limits: dict[str, float | None], precisions: dict[str, str],
-             options: SpeedOptions, threads: int, input_path: str, auto: str) -> dict[str, Any]:
+             options: SpeedOptions, threads: int, input_path: str, auto: str, empty: int) -> dict[str, Any]:
     baseline = paths.get("baseline", {}).get("words_per_s")
 
     def ratio(name: str) -> float | None:
@@ -417,7 +428,7 @@ def _summary(paths: dict[str, dict[str, Any]], runs: dict[str, list[dict[str, An
             "attention_flops_per_subword": flops.attention,
             **{k: shape[k] for k in ("mean_window_length", "max_length", "stride", "n_outputs")},
         },
-        "data": {"input": input_path, **{k: shape[k] for k in (
+        "data": {"input": input_path, "empty_articles_skipped": empty, **{k: shape[k] for k in (
             "articles", "words", "subwords", "subwords_per_word", "windows", "window_tokens", "window_tokens_per_word")}},
         "settings": {**asdict(options), "threads": threads},
         "machine": machine_info(threads),

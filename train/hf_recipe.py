@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 from eventroles.data.document import Document, Span
 from eventroles.data.problems import CorpusNotFoundError
 from eventroles.data.readers.jsonl import document_to_json
-from eventroles.data.registry import CORPORA
+from eventroles.data.registry import CORPORA, corpus_folder, get_corpus
 from eventroles.data.roles import ROLES
 from eventroles.data.words import Words
 
@@ -267,10 +267,22 @@ def recipe_corpus(corpus: str) -> CorpusConfig:
 
 def load_split(corpus: str, split: str) -> list[Document]:
     """``split`` of a registry corpus (``muc4``) or of a folder holding ``SPLIT.jsonl`` files."""
+    entry = recipe_corpus(corpus)
+    if entry.path is not None and not (entry.path / f"{split}.jsonl").is_file():  # not "split of the config": there is none
+        raise RecipeError(f"{corpus}: the folder has no {split}.jsonl (the recipe reads train.jsonl, dev.jsonl and "
+                          "the --test-split, test.jsonl by default)")
     try:
-        return corpora.load_split(recipe_corpus(corpus), split)[0]
+        return corpora.load_split(entry, split)[0]
     except CorpusNotFoundError as err:
         raise RecipeError(str(err)) from None
+
+
+def corpus_files(corpus: str) -> list[Path]:
+    """The files in the corpus's folder (a folder corpus's, or a registry corpus's under
+    EVENTROLES_DATA), which no output may replace; [] when the folder is not there (yet)."""
+    entry = recipe_corpus(corpus)
+    folder = entry.path if entry.path is not None else corpus_folder(get_corpus(entry.name or ""))
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
 
 
 def has_split(corpus: str, split: str) -> bool:
@@ -486,6 +498,10 @@ def run_recipe(
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
+    target = Path(predictions).expanduser().resolve()
+    if any(path.resolve() == target for path in corpus_files(corpus)):
+        raise RecipeError(f"-o {predictions} is a file of the corpus {corpus}: the predictions would replace it; "
+                          "write them somewhere else")
     train_docs = load_split(corpus, "train")
     test_docs = load_split(corpus, test_split)
     use_eval = eval_split is not None and has_split(corpus, eval_split)
@@ -535,6 +551,9 @@ def run_recipe(
 
         transformers.set_seed(seed)
         model = _build_model(backbone, random_backbone, labels, len(tokenizer))
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if positions is not None and max_length > positions:
+            raise RecipeError(f"--max-length {max_length}: the backbone has {positions} positions; give at most {positions}")
         use_cpu = not torch.cuda.is_available()
         args = TrainingArguments(
             output_dir=str(run_dir),

@@ -24,7 +24,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from eventroles.data.document import Document
 from eventroles.data.features import special_ids
+from eventroles.data.problems import ReadReport
 from eventroles.data.words import separators_as_spaces, split_words
 from eventroles.models.backbone import (
     ATTENTION_DROPOUT_KEYS,
@@ -37,7 +39,7 @@ from eventroles.models.backbone import (
 from eventroles.models.storage import foreign_files, replace_folder, saved_files
 
 from .config import Config, ConfigError
-from .corpora import load_split
+from .corpora import LEAK_KIND, load_split, note_leaks
 from .progress import beside_bars
 
 
@@ -68,13 +70,31 @@ class PretrainResult:
     device: str
 
 
-def training_texts(config: Config) -> list[str]:
-    """Every training-split text of the config's corpora, in config order (dev/test never)."""
+HELD_OUT_NAMES = ("dev", "test")
+
+
+def training_texts(config: Config, log: Callable[[str], None] | None = None) -> list[str]:
+    """Every training-split text of the config's corpora, in config order (dev/test never).
+
+    A ``train:`` list naming dev, test or one of the corpus's ``dev:`` splits is refused: the
+    backbone would have read the texts the tagger is scored on. A training text that is also in a
+    held-out split (upstream duplicates, as in WikiEvents) is kept, as training keeps it, with a
+    warning naming both ids."""
     texts = []
-    for corpus in config.data.corpora:
+    for index, corpus in enumerate(config.data.corpora):
+        held_out = sorted({s for s in corpus.train if s in HELD_OUT_NAMES or s in corpus.dev})
+        if held_out:
+            raise ConfigError(f"data.corpora[{index}] ({corpus.label}): train lists {', '.join(held_out)}; pretraining "
+                              "reads training splits only, never the texts a model is chosen or scored on: remove it")
+        docs: list[Document] = []
         for split in corpus.train:
-            docs, _ = load_split(corpus, split)
-            texts += [doc.text for doc in docs if doc.text.strip()]
+            docs += load_split(corpus, split)[0]
+        report = ReadReport()
+        leaks = note_leaks(corpus, docs, report)
+        if leaks and log is not None:
+            pairs = "; ".join(report.examples.get(LEAK_KIND, []))
+            log(f"warning: {corpus.label}: {leaks} training text(s) are also in a held-out split ({pairs}); kept")
+        texts += [doc.text for doc in docs if doc.text.strip()]
     return texts
 
 
@@ -185,7 +205,7 @@ def pretrain(
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
     set_seed(settings.seed)
 
-    texts = training_texts(config)
+    texts = training_texts(config, log)
     if not texts:
         raise ConfigError("data.corpora: no training texts (the training splits are empty)")
     tokenizer = load_tokenizer(config.model.backbone)

@@ -26,6 +26,8 @@ from ..words import snap_to_words
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` for non-blank lines; clear errors for bad encodings."""
+    if path.is_dir():
+        raise CorpusNotFoundError(f"{path} is a folder; give a JSON-lines file")
     if not path.is_file():
         raise CorpusNotFoundError(f"{path}: no such file")
     with path.open("rb") as handle:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,6 +45,34 @@ def user_errors() -> Iterator[None]:
 
 def echo(message: str = "", err: bool = False) -> None:
     typer.echo(message, err=err)
+
+
+def check_output_path(path: Path | None, flag: str, *, folder: bool = False) -> None:
+    """Before any long work, refuse an output that cannot be written: a folder where a file goes
+    (or a file where a folder goes), a parent that is a file, a parent not writable. '-' and None
+    (standard output) pass."""
+    if path is None or str(path) == "-":
+        return
+    path = Path(path).expanduser()
+    if path.is_dir() and not folder:
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    if path.is_file() and folder:
+        raise UserError(f"{flag} {path} is a file; give a folder")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{flag} {path}: cannot write in {parent}")
+
+
+def refuse_same_output(first: Path | None, first_flag: str, second: Path | None, second_flag: str) -> None:
+    """Two outputs of one run may not be one file (the second would replace the first)."""
+    if first is None or second is None or "-" in (str(first), str(second)):
+        return
+    if Path(first).expanduser().resolve() == Path(second).expanduser().resolve():
+        raise UserError(f"{first_flag} and {second_flag} name the same file ({first}): give two names")
 
 
 def write_json(data: Any, path: Path | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 import typer
 
-from ._util import echo, register_user_error, user_errors, write_json
+from ._util import UserError, check_output_path, echo, refuse_same_output, register_user_error, user_errors, write_json
 
 app = typer.Typer(help="Measure speed against the standard pipeline (and more).", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def register(root: typer.Typer) -> None:
 def speed(
     model: Path = typer.Argument(..., metavar="MODEL", help="A trained model folder.", show_default=False),
     input_path: Path = typer.Option(..., "--input", "-i", help="JSON lines with a \"text\" field.", show_default=False),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON to FILE."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON to FILE ('-': standard output, the table then goes to standard error)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Label only the first N articles."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass (project paths)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch threads in every path (default: torch's)."),
@@ -51,13 +51,17 @@ def speed(
     register_user_error(ModelFolderError)
     register_user_error(BenchmarkInputError)
     with user_errors():
+        check_output_path(json_out, "--json")
+        refuse_same_output(input_path, "--input", json_out, "--json")
         options = SpeedOptions(limit, batch_size, threads, repeats, warmup, skip_baseline, baseline_batch_size, isolate)
         result = benchmark_speed(model, input_path, options, log=lambda message: echo(message, err=True))
+        to_stdout = json_out is not None and str(json_out) == "-"
         for line in speed_table(result):
-            echo(line)
+            echo(line, err=to_stdout)
         if json_out is not None:
             write_json(result, json_out)
-            echo(f"results written to {json_out}", err=True)
+            if not to_stdout:
+                echo(f"results written to {json_out}", err=True)
 
 
 def _number(value: float | None, digits: int = 0) -> str:
@@ -91,6 +95,10 @@ def speed_table(result: dict[str, Any]) -> list[str]:
     if result["project_is_fp32_path"]:
         lines.append("")
         lines.append("project = fp32 path: precision auto picked fp32 (no bf16 matrix units here); measured once.")
+    if not result["settings"]["isolate"]:
+        lines.append("")
+        lines.append("peak MB: all paths in one process (--in-process): a path's peak can include models loaded while it "
+                     "was sampled; --isolate (the default) measures each path alone.")
     return lines
 
 
@@ -241,7 +249,7 @@ def recipe(
     test_split: str = typer.Option("test", "--test-split", help="The split to predict."),
     evaluate_dev: bool = typer.Option(True, "--dev/--no-dev", help="Score the dev split with seqeval after each epoch."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="The Trainer's output folder; gets recipe.json (default: a temporary folder)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write settings, counts, per-epoch logs and timings as JSON to FILE."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write settings, counts, per-epoch logs and timings as JSON to FILE ('-': standard output, the summary then goes to standard error)."),
     roles: Optional[str] = typer.Option(None, "--roles", metavar="ROLE,ROLE", help="Train only these roles (comma-separated; default: every role the train split annotates), e.g. attacker,target,weapon to match configs/muc4.yaml."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar over the training steps."),
 ) -> None:
@@ -251,21 +259,31 @@ def recipe(
     for kind in (BackboneError, RecipeError):
         register_user_error(kind)
     with user_errors():
+        if str(output) == "-":
+            raise UserError("-o needs a file: the predictions are read back by eventroles evaluate --predictions FILE")
+        check_output_path(output, "-o")
+        check_output_path(json_out, "--json")
+        refuse_same_output(output, "-o", json_out, "--json")
+        role_list = [r.strip() for r in roles.split(",") if r.strip()] if roles is not None else None
+        if role_list == []:
+            raise UserError(f"--roles {roles!r} names no role; give e.g. attacker,target,weapon, or leave it out for every role")
         result = run_recipe(
             corpus, output, backbone=backbone, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
             seed=seed, max_length=max_length, test_split=test_split, eval_split="dev" if evaluate_dev else None,
             output_dir=work_dir, log=lambda message: echo(message, err=True),
-            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None, progress=progress,
+            roles=role_list, progress=progress,
         )
+        to_stdout = json_out is not None and str(json_out) == "-"
         train, test = result["counts"]["train"], result["counts"]["test"]
         echo(f"train: {train['sentences']} sentences from {train['documents']} documents, {train['spans']} spans "
              f"({train['spans_dropped_overlap']} dropped as overlapping, {train['spans_cut_by_sentence_split']} cut by "
-             f"the sentence split, {train['truncated_words']} words truncated)")
+             f"the sentence split, {train['truncated_words']} words truncated)", err=to_stdout)
         echo(f"test: {test['predicted_spans']} spans predicted in {test['documents']} documents "
-             f"({test['words_without_prediction']} words without a prediction)")
-        echo("time: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in result["timings_s"].items()))
+             f"({test['words_without_prediction']} words without a prediction)", err=to_stdout)
+        echo("time: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in result["timings_s"].items()), err=to_stdout)
         data = f"{corpus}:{test_split}" if not Path(corpus).is_dir() else str(Path(corpus) / f"{test_split}.jsonl")
-        echo(f"predictions written to {output}; score them with: eventroles evaluate --predictions {output} --data {data}")
+        echo(f"predictions written to {output}; score them with: eventroles evaluate --predictions {output} --data {data}", err=to_stdout)
         if json_out is not None:
             write_json(result, json_out)
-            echo(f"results written to {json_out}", err=True)
+            if not to_stdout:
+                echo(f"results written to {json_out}", err=True)

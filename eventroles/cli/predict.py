@@ -192,6 +192,9 @@ def _env_int(name: str) -> int:
 def _load_tagger(model: Path, device: str, precision: str, batch_size: int) -> Any:
     from eventroles.models.inference import Tagger
 
+    if model.is_file():  # `predict ARTICLE MODEL`: the arguments the other way round
+        raise UserError(f"{model} is a file, not a model folder (the model folder comes first: "
+                        "eventroles predict MODEL ARTICLES...)")
     try:
         return Tagger.load(model, device=device, precision=precision, batch_size=batch_size)
     except ValueError as error:  # device or precision not available here

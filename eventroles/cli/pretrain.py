@@ -7,10 +7,12 @@ from typing import Optional
 
 import typer
 
-from ._util import echo, register_user_error, user_errors, write_json
+from ._util import check_output_path, echo, register_user_error, user_errors, write_json
 
 
 PRETRAIN_HELP = """Continue the masked-language-model pretraining of the config's backbone on the texts of its corpora's training splits (never dev or test), and write a backbone folder.
+
+Ctrl-C stops it without writing anything (there is no --resume: run it again).
 
 Why: in-domain masked-word training before fine-tuning (ConfliBERT; "Don't stop pretraining") teaches the backbone the corpus's words and names. docs/benchmarks.md has what it bought. Uses the config's training.device, training.precision and training.threads.
 
@@ -47,9 +49,16 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             cfg = load_config(config, list(overrides or []))
+            check_output_path(output, "-o", folder=True)
+            check_output_path(json_path, "--json")
             settings = PretrainSettings(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                                         max_length=max_length, seed=seed)
-            result = pretrain(cfg, output, settings, progress=progress, log=echo)
+            try:
+                result = pretrain(cfg, output, settings, progress=progress, log=echo)
+            except KeyboardInterrupt:
+                echo(f"interrupted: nothing written to {output} (a folder already there is unchanged); pretraining "
+                     "cannot resume, so run it again", err=True)
+                raise typer.Exit(130) from None
             echo(f"backbone written to {result.folder}: {result.steps} steps, masked-LM loss "
                  f"{result.first_loss:.3f} -> {result.last_loss:.3f}, {result.seconds} s, "
                  f"{result.precision} on {result.device}")
