@@ -245,3 +245,12 @@ def test_a_model_trained_on_other_data_is_not_reused(tmp_path: Path) -> None:
     assert not again["in_domain"]["reused"], "the in-domain model was trained on the corpus before the edit"
     assert again["transfer"]["smoke"]["reused"], "the model without smoke never read it"
     assert any("not reusing" in line and "documents of smoke are not the ones" in line for line in logs), logs
+
+
+def test_cli_refuses_an_unwritable_json_before_hours_of_training(tmp_path: Path, runner: CliRunner) -> None:
+    config = write_config(tmp_path, SMOKE, NOTIME)
+    (tmp_path / "notes.txt").write_text("x")
+    result = runner.invoke(app, ["benchmark", "transfer", str(config), "--work-dir", str(tmp_path / "w"),
+                                 "--json", str(tmp_path / "notes.txt" / "transfer.json")])
+    assert result.exit_code == 1 and "notes.txt is a file, not a folder" in result.output
+    assert not (tmp_path / "w").exists()  # nothing trained

@@ -261,3 +261,14 @@ def test_evaluates_a_model_folder_and_agrees_with_its_predictions(
     assert a["support"] == b["support"] > 0
     assert a["predicted"] == b["predicted"] > 0, "the smoke model labels something"
     assert a["f1"] == pytest.approx(b["f1"])
+
+
+def test_outputs_that_would_replace_an_input_are_refused_before_scoring(runner: CliRunner, files: dict[str, Path]) -> None:
+    before = files["good"].read_bytes()
+    result = run(runner, "-p", files["good"], "--data", files["gold"], "--json", files["good"])
+    assert result.exit_code == 1 and "--json" in result.output and "is the file given to --predictions" in result.output
+    assert files["good"].read_bytes() == before  # the system's predictions were replaced by the report
+    result = run(runner, "-p", files["good"], "--data", files["gold"], "--errors", files["gold"])
+    assert result.exit_code == 1 and "is the file given to --data" in result.output
+    result = run(runner, "-p", files["good"], "--data", files["gold"], "--json", files["gold"].parent)
+    assert result.exit_code == 1 and "is a folder; give a file name" in result.output

@@ -398,3 +398,12 @@ def test_a_model_that_finds_nothing_on_dev_is_a_warning(tmp_path: Path) -> None:
     result = train(config, progress=False, log=lines.append)
     assert result.best_dev["score"] == 0.0  # a random model with an untrained O-versus-span bias marks nothing
     assert any(line.startswith("warning: the model found nothing on dev") for line in lines), lines
+
+
+def test_an_output_folder_under_a_file_is_refused_before_training(tmp_path: Path, runner) -> None:
+    from eventroles.cli import app
+
+    (tmp_path / "notes.txt").write_text("x")
+    result = runner.invoke(app, ["train", str(SMOKE), "-o", str(tmp_path / "notes.txt" / "model"), "--no-progress"])
+    assert result.exit_code == 1 and "-o " in result.output and "notes.txt is a file, not a folder" in result.output
+    assert "step" not in result.output

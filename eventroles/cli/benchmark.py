@@ -145,7 +145,9 @@ def transfer(
         register_user_error(kind)
     with user_errors():
         cfg = load_config(config, list(overrides or []))
+        check_output_path(json_out, "--json")  # hours of training before it is written
         work_dir = work_dir if work_dir is not None else Path("output/transfer") / config.stem
+        check_output_path(work_dir, "--work-dir", folder=True)
         result = benchmark_transfer(cfg, holdouts=holdouts, work_dir=work_dir, progress=progress, reuse=reuse,
                                     log=lambda message: echo(message, err=True))
         result["config"] = str(config)

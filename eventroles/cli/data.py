@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from ._util import UserError, echo, user_errors, write_json
+from ._util import UserError, check_output_path, echo, user_errors, write_json
 
 app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_args_is_help=True)
 
@@ -112,6 +112,7 @@ def export(
     from eventroles.data.registry import load_corpus
 
     with user_errors():
+        check_output_path(output, "-o")
         docs, report = load_corpus(corpus)
         if str(output) == "-":
             count = write_jsonl(docs, sys.stdout)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._util import echo, register_user_error, user_errors
+from ._util import check_output_path, echo, register_user_error, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
             if output is not None:
                 extra.append(f"output.dir={output}")
             cfg = load_config(config, extra)
+            check_output_path(cfg.output.dir, "-o" if output is not None else f"output.dir of {config}", folder=True)
             result = train(cfg, resume=resume, progress=progress, log=echo)
             stats = result.stats
             echo(f"model written to {result.model_dir}")
