@@ -16,11 +16,16 @@ Rules:
 - a folder is walked recursively in sorted order: its ``.txt``, ``.jsonl`` and ``.ndjson``
   files are read as above, any other file is reported as ``unsupported``; hidden files and
   folders (names starting with ".") are not read, and reported as ``hidden`` (one per file or
-  folder) so that the summary can count them;
+  folder) so that the summary can count them; a symbolic link to a folder inside it is not
+  followed (a link to a parent would loop) and a sub-folder that cannot be listed is not read:
+  each is reported; a file name that is not UTF-8 is shown (and used as the id) with backslash
+  escapes;
 - ``-`` is standard input: JSON lines when its first non-blank character is ``{``, else one
   plain-text document with id ``stdin``.
-Bad: a missing path, an empty file, a binary file (NUL bytes), text that is not UTF-8, a
-malformed JSON line, a line without a string ``text``, an empty (whitespace-only) text.
+Bad: a missing or unreadable path, an empty file, a binary file (NUL bytes; in a JSON-lines file
+only the line that holds them, unless it is the first), text that is not UTF-8, a malformed JSON
+line, a line without a string ``text``, an empty (whitespace-only) text, an id that is not valid
+Unicode.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ NOT_ARTICLE_SUFFIXES = {
 # Short names of the problems, with the phrase the summary line uses for each.
 KINDS = {
     "not_found": "missing path",
+    "unreadable": "cannot be read",
+    "linked_folder": "linked folder not followed",
     "empty_file": "empty file",
     "binary": "binary file",
     "not_utf8": "not UTF-8",
@@ -110,26 +117,45 @@ def iter_inputs(
             yield from read_folder(path, exclude)
         elif path.is_file():
             yield from read_file(path)
+        elif os.path.lexists(path):  # a link to nowhere, a link loop
+            yield BadInput(shown(path), "unreadable", "cannot be read: a broken or looping symbolic link")
         else:
-            yield BadInput(str(path), "not_found", "no such file or folder")
+            yield BadInput(shown(path), "not_found", "no such file or folder")
+
+
+def shown(path: Path | str) -> str:
+    """A path as printable text: a file name that is not UTF-8 (Python keeps its bytes as lone
+    surrogates) gets backslash escapes, so ids and messages can be written."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]:
-    for root, dirs, files in os.walk(folder):
+    unreadable: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=unreadable.append):
+        while unreadable:  # a sub-folder os.walk could not list: said, not passed over
+            error = unreadable.pop(0)
+            yield BadInput(shown(error.filename or root), "unreadable", f"a folder that cannot be read: {error.strerror or error}")
         for name in sorted(d for d in dirs if d.startswith(".")):
-            yield BadInput(str(Path(root) / name), "hidden", "a hidden folder, not read")
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            yield BadInput(shown(Path(root) / name), "hidden", "a hidden folder, not read")
+        linked = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).is_symlink())
+        for name in linked:  # os.walk does not follow them (a link to a parent would loop)
+            yield BadInput(shown(Path(root) / name), "linked_folder",
+                           "a symbolic link to a folder, not followed: name it on the command line to label it")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
         for name in sorted(files):
             path = Path(root) / name
             if exclude and path.resolve() in exclude:
                 continue
             if name.startswith("."):
-                yield BadInput(str(path), "hidden", "a hidden file, not read")
+                yield BadInput(shown(path), "hidden", "a hidden file, not read")
                 continue
             if path.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
                 yield from read_file(path)
             else:
-                yield BadInput(str(path), "unsupported", "not a .txt or .jsonl file")
+                yield BadInput(shown(path), "unsupported", "not a .txt or .jsonl file")
+    while unreadable:  # the folder itself
+        error = unreadable.pop(0)
+        yield BadInput(shown(error.filename or folder), "unreadable", f"a folder that cannot be read: {error.strerror or error}")
 
 
 def read_file(path: Path) -> Iterator[Input]:
@@ -138,7 +164,7 @@ def read_file(path: Path) -> Iterator[Input]:
     if suffix in JSONL_SUFFIXES:
         yield from read_jsonl(path)
     elif suffix in NOT_ARTICLE_SUFFIXES:
-        yield BadInput(str(path), "unsupported", NOT_ARTICLE_SUFFIXES[suffix])
+        yield BadInput(shown(path), "unsupported", NOT_ARTICLE_SUFFIXES[suffix])
     else:
         yield read_text(path)
 
@@ -148,8 +174,12 @@ def read_text(path: Path) -> Input:
     try:
         data = path.read_bytes()
     except OSError as error:
-        return BadInput(str(path), "not_found", f"cannot be read: {error.strerror or error}")
-    return text_input(data, str(path), str(path))
+        return BadInput(shown(path), _os_kind(error), f"cannot be read: {error.strerror or error}")
+    return text_input(data, shown(path), shown(path))
+
+
+def _os_kind(error: OSError) -> str:
+    return "not_found" if isinstance(error, FileNotFoundError) else "unreadable"
 
 
 def text_input(data: bytes, where: str, doc_id: str) -> Input:
@@ -171,10 +201,10 @@ def read_jsonl(path: Path) -> Iterator[Input]:
     try:
         handle = path.open("rb")
     except OSError as error:
-        yield BadInput(str(path), "not_found", f"cannot be read: {error.strerror or error}")
+        yield BadInput(shown(path), _os_kind(error), f"cannot be read: {error.strerror or error}")
         return
     with handle:
-        yield from jsonl_lines(handle, str(path), path.stem)
+        yield from jsonl_lines(handle, shown(path), shown(path.stem))
 
 
 def read_stream(stream: BinaryIO, where: str, doc_id: str) -> Iterator[Input]:
@@ -202,8 +232,12 @@ def jsonl_lines(lines: Iterable[bytes], where: str, stem: str) -> Iterator[Input
     for number, raw in enumerate(lines, start=1):
         at = f"{where}, line {number}"
         if b"\x00" in raw:
-            yield BadInput(at, "binary", "binary data (NUL bytes), not JSON lines; the rest of the file is skipped")
-            return
+            if not any_line:  # from the start: a binary file, not JSON lines
+                yield BadInput(at, "binary", "binary data (NUL bytes), not JSON lines; the rest of the file is skipped")
+                return
+            yield BadInput(at, "binary", "NUL bytes in the line, not JSON; the line is skipped")
+            any_line = True
+            continue
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -240,4 +274,6 @@ def json_input(line: str, where: str, default_id: str) -> Input:
     doc_id = obj.get("id", default_id)
     if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
         return BadInput(where, "bad_id", f'"id" must be a string or an integer, not {type(doc_id).__name__}')
+    if isinstance(doc_id, str) and unpaired_surrogate(doc_id) is not None:
+        return BadInput(where, "bad_id", '"id" holds an unpaired surrogate escape (not valid Unicode)')
     return TextInput(str(doc_id), text, where)

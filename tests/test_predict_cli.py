@@ -372,3 +372,86 @@ def test_an_article_given_where_the_model_goes_says_the_order(runner: CliRunner,
     result = runner.invoke(app, ["predict", str(article), str(smoke_model)])
     assert result.exit_code == 1
     assert "is a file, not a model folder (the model folder comes first: eventroles predict MODEL ARTICLES" in result.output
+
+
+def test_archive_oddities_are_labelled_or_counted_never_fatal_or_silent(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    folder = tmp_path / "archive"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "locked" / "c.txt").write_text(EVENT, encoding="utf-8")
+    (folder / "a.txt").write_text(EVENT, encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "d.txt").write_text(EVENT2, encoding="utf-8")
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text(EVENT2, encoding="utf-8")  # a Latin-1 file name crashed the run
+    lines = [{"id": "ok1", "text": EVENT}, None, {"id": "bad\udc80", "text": EVENT}, {"id": "ok4", "text": EVENT2}]
+    (folder / "feed.jsonl").write_bytes(b"".join(
+        b'{"id": "nul", "text": "a\x00b"}\n' if line is None else json.dumps(line).encode() + b"\n" for line in lines))
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args):  # as a folder without read permission (the tests may run as root)
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = predict(runner, smoke_model, folder)
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == [str(folder / "a.txt"), str(folder / "caf\\xe9.txt"), "ok1", "ok4"]  # every line after the NUL too
+    err = result.stderr
+    assert f"{folder / 'locked'}: a folder that cannot be read: Permission denied" in err  # was dropped silently
+    assert f"{folder / 'linked'}: a symbolic link to a folder, not followed" in err
+    assert "feed.jsonl, line 3: \"id\" holds an unpaired surrogate" in err
+    summary = err.strip().splitlines()[-1]
+    assert summary.startswith("labelled 4 documents") and "skipped 4" in summary
+    assert "cannot be read 1" in summary and "linked folder not followed 1" in summary and "binary file 1" in summary
+
+
+def test_an_output_is_replaced_only_by_a_finished_run(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventroles.models.inference import Tagger
+
+    out = tmp_path / "labelled.jsonl"
+    out.write_text("the earlier run's results\n", encoding="utf-8")
+    typo = predict(runner, smoke_model, tmp_path / "archvie", "-o", out)  # it emptied the earlier output
+    assert typo.exit_code == 2 and out.read_text(encoding="utf-8") == "the earlier run's results\n"
+    assert "not written (nothing was labelled): the file there is unchanged" in typo.stderr
+    articles = tmp_path / "feed.jsonl"
+    articles.write_text("".join(json.dumps({"id": f"d{i}", "text": EVENT}) + "\n" for i in range(5)), encoding="utf-8")
+    calls = {"n": 0}
+    original = Tagger.predict_documents
+
+    def interrupted(self, docs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, docs)
+
+    monkeypatch.setattr(Tagger, "predict_documents", interrupted)
+    result = predict(runner, smoke_model, articles, "-o", out, "--chunk-size", "1")
+    assert result.exit_code == 130
+    assert f"interrupted after 2 labelled document(s): they are in {out}.partial, and {out} is unchanged" in result.stderr
+    assert out.read_text(encoding="utf-8") == "the earlier run's results\n"  # a cut file looked complete
+    assert len(rows(Path(f"{out}.partial"))) == 2
+    monkeypatch.setattr(Tagger, "predict_documents", original)
+    done = predict(runner, smoke_model, articles, "-o", out)
+    assert done.exit_code == 0 and len(rows(out)) == 5 and not Path(f"{out}.partial").exists()
+    folder_out = predict(runner, smoke_model, articles, "-o", tmp_path)
+    assert folder_out.exit_code == 1 and "is a folder; give a file name" in folder_out.output
+
+
+def test_an_output_name_and_format_that_disagree_are_refused(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text(EVENT, encoding="utf-8")
+    mismatch = predict(runner, smoke_model, article, "-o", tmp_path / "h.jsonl", "--format", "html")
+    assert mismatch.exit_code == 1 and "--format html does not match -o" in mismatch.output  # a page in a .jsonl
+    unknown = predict(runner, smoke_model, article, "-o", tmp_path / "x.csv")
+    assert unknown.exit_code == 1 and "no format is written as .csv" in unknown.output  # JSON lines in a .csv
+    assert not (tmp_path / "h.jsonl").exists() and not (tmp_path / "x.csv").exists()
+    named = predict(runner, smoke_model, article, "-o", tmp_path / "x.out", "--format", "conll")
+    assert named.exit_code == 0 and (tmp_path / "x.out").read_text(encoding="utf-8").startswith("# id =")

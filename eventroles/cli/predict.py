@@ -26,13 +26,13 @@ from typing import Any, Iterable, Iterator, Optional, TextIO
 
 import typer
 
-from ._util import UserError, echo, register_user_error, user_errors
+from ._util import UserError, check_output_path, echo, register_user_error, user_errors
 
 HELP = """Label articles with a trained model: spans of attacker, target, location, time (+ weapon).
 
 INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
-Output goes to standard output unless -o is given; --format defaults to the -o suffix (.html, .conll, .txt for the text table), else jsonl. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be overwritten before it is read, a new one read as articles by the next run):
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be overwritten before it is read, a new one read as articles by the next run):
 
   jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
@@ -42,7 +42,7 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   text: for reading in a terminal: per document, one line per span with role, score, offsets and text.
 
-Bad inputs (missing, empty, binary, not UTF-8, malformed JSON line, no or empty "text", a .json, .csv, .html or other structured file) are reported on standard error and counted in the closing summary; the others are still labelled. Hidden files and folders (names starting with ".") are not read, and counted. A document whose id repeats an earlier one's is labelled and written, and reported (ids must be unique for `eventroles evaluate --predictions`; a .jsonl line without "id" gets FILE-STEM:LINE, so two feed.jsonl files in different folders collide). Offsets index the text as written to the output (a leading byte-order mark is dropped). Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
+Bad inputs (missing or unreadable, empty, binary, not UTF-8, malformed JSON line, no or empty "text", a .json, .csv, .html or other structured file; a folder that cannot be listed; a symbolic link to a folder inside a folder, not followed) are reported on standard error and counted in the closing summary; the others are still labelled. Hidden files and folders (names starting with ".") are not read, and counted. A document whose id repeats an earlier one's is labelled and written, and reported (ids must be unique for `eventroles evaluate --predictions`; a .jsonl line without "id" gets FILE-STEM:LINE, so two feed.jsonl files in different folders collide). Offsets index the text as written to the output (a leading byte-order mark is dropped). Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
 
 Examples:
 
@@ -88,6 +88,7 @@ def predict(
     with user_errors():
         fmt = _output_format(fmt, output)
         if output is not None and str(output) != "-":
+            check_output_path(output, "-o")  # before the model loads, and before several processes label everything
             _refuse_output_among_inputs(output, inputs)
         if quantize:
             if precision not in ("auto", "int8"):
@@ -106,7 +107,8 @@ def predict(
             if precision == "auto":
                 why = " (auto: bf16 where the hardware has bf16 units, else fp32; --precision overrides)"
             echo(f"labelling on {tagger.device} in {tagger.precision}{why}", err=True)
-        exclude = {output.resolve(), *(_part_path(output, r, world).resolve() for r in range(world))} if output else set()
+        exclude = ({output.resolve(), partial_path(output).resolve(), *(_part_path(output, r, world).resolve() for r in range(world))}
+                   if output else set())
         stdin = sys.stdin.buffer if "-" in inputs else None
         items = _share(_iter_inputs(inputs, stdin, exclude), world, rank)
         records = _label(tagger, items, chunk_size)
@@ -128,11 +130,18 @@ def predict(
 def _output_format(fmt: str | None, output: Path | None) -> str:
     from eventroles.models.writers import FORMATS, SUFFIX_FORMATS
 
+    suffix = output.suffix.lower() if output is not None and str(output) != "-" else ""
+    named = ", ".join(sorted(SUFFIX_FORMATS))
     if fmt is None:
-        return SUFFIX_FORMATS.get(output.suffix.lower(), "jsonl") if output is not None else "jsonl"
+        if suffix and suffix not in SUFFIX_FORMATS:  # JSON lines went into out.csv / out.json without a word
+            raise UserError(f"-o {output}: no format is written as {suffix}; name the file {named}, or give --format")
+        return SUFFIX_FORMATS.get(suffix, "jsonl")
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    if suffix in SUFFIX_FORMATS and SUFFIX_FORMATS[suffix] != fmt:
+        raise UserError(f"--format {fmt} does not match -o {output} (a {suffix} file holds {SUFFIX_FORMATS[suffix]}): "
+                        "change one of them")
     return fmt
 
 
@@ -324,19 +333,42 @@ def _writer(fmt: str, handle: TextIO, tagger: Any, model: Path) -> Any:
     return make_writer(fmt, handle, columns=tagset.tags, roles=tagset.roles, title=f"eventroles predictions ({model.name})")
 
 
+def partial_path(output: Path) -> Path:
+    """Where -o OUT is written until the run ends: OUT is replaced only by a finished output."""
+    return output.with_name(output.name + ".partial")
+
+
 def _write_all(
     records: Iterable[tuple[int, Any]], tagger: Any, fmt: str, output: Path | None, model: Path
 ) -> tuple[int, int, Counter[str]]:
+    """Write every document; a file output goes to OUT.partial first and replaces OUT at the end,
+    so an interrupted run, or one that labels nothing (a mistyped input), leaves OUT as it was."""
     from eventroles.train.progress import beside_bars
 
+    to_file = output is not None and str(output) != "-"
+    target = partial_path(output) if to_file and output is not None else output
     with ExitStack() as stack:
-        writer = _writer(fmt, _open_output(stack, output), tagger, model)
+        writer = _writer(fmt, _open_output(stack, target), tagger, model)
         sink = _Sink(writer, beside_bars(lambda message: echo(message, err=True)))
-        writer.begin()
-        for _, item in records:
-            sink(item)
-        writer.end()
-    return sink.summary()
+        try:
+            writer.begin()
+            for _, item in records:
+                sink(item)
+            writer.end()
+        except KeyboardInterrupt:
+            stack.close()
+            where = f"they are in {target}, and {output} is unchanged" if to_file else "the output above is cut short"
+            echo(f"interrupted after {sink.labelled} labelled document(s): {where}", err=True)
+            raise typer.Exit(130) from None
+    labelled, spans, counts = sink.summary()
+    if to_file and output is not None and target is not None:
+        if labelled:
+            os.replace(target, output)
+        else:
+            target.unlink(missing_ok=True)
+            echo(f"{output} not written (nothing was labelled)" + (": the file there is unchanged" if output.exists() else ""),
+                 err=True)
+    return labelled, spans, counts
 
 
 def _part_path(output: Path, rank: int, world: int) -> Path:
