@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -240,9 +241,12 @@ def download_corpus(
     manifest = as_manifest(name_or_folder)
     corpus_dir = Path(data_root) / manifest.folder
     result = DownloadResult(manifest.folder, corpus_dir)
-    if corpus_dir.is_dir():  # a run killed outright (SIGKILL) leaves its partial files: ours by name
-        for leftover in corpus_dir.rglob(".*.part"):
-            leftover.unlink(missing_ok=True)
+    if corpus_dir.is_dir():  # a run killed outright (SIGKILL) leaves its partial files: ours by name,
+        for entry in manifest.files:  # ".<manifest file>.<random>.part" beside it; a user's other .part files stay
+            target = corpus_dir / entry.path
+            if target.parent.is_dir():
+                for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.part"):
+                    leftover.unlink(missing_ok=True)
     cancelled = threading.Event()
     mode = 0o666 & ~current_umask()  # mkstemp makes files 0600: a shared data root must stay readable
     with _progress_bar(manifest, progress) as bar:
@@ -279,6 +283,9 @@ def verify_corpus(folder_name: ManifestLike, data_root: Path) -> list[FileProble
     manifest = as_manifest(folder_name)
     corpus_dir = Path(data_root) / manifest.folder
     problems: list[FileProblem] = []
+    if not corpus_dir.is_dir():  # one line, not one "missing" per file (CASIE has 2,000)
+        return [FileProblem(f"{manifest.folder}/", "missing", f"all {len(manifest.files)} files missing: not downloaded "
+                            f"(no folder {corpus_dir}); eventroles data download {manifest.folder}")]
     for entry in manifest.files:
         target = corpus_dir / entry.path
         if not target.is_file():

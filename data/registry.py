@@ -104,14 +104,30 @@ def parse_spec(spec: str, default_split: str = "test") -> tuple[str, str]:
     return name, split or default_split
 
 
+JSONL_FILE_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def is_jsonl_file(spec: str) -> bool:
+    return Path(spec).suffix.lower() in JSONL_FILE_SUFFIXES
+
+
 def get_corpus(name: str) -> CorpusInfo:
     try:
         return CORPORA[name]
     except KeyError:
         hint = ""
-        if name.endswith(".json") and Path(name).is_file():
+        path = Path(name).expanduser()
+        if name.endswith(".json") and path.is_file():
             hint = ("; a .json file is not read: each document must be one line of a .jsonl file (a JSON array "
                     "converts with  jq -c '.[]' FILE > FILE.jsonl)")
+        elif is_jsonl_file(name) and path.is_file():  # "mine/train.jsonl:dev"
+            raise CorpusNotFoundError(f"{name} is one file, without splits: give it without ':SPLIT'") from None
+        elif path.is_file():
+            raise CorpusNotFoundError(f"{name}: only JSON-lines files (.jsonl, one document per line) are read"
+                                      + (" (a CSV file: write one JSON object per line)" if path.suffix.lower() == ".csv" else ""))
+        elif "/" in name or path.suffix:
+            raise CorpusNotFoundError(f"{name}: no such file or folder (a corpus is a registry name, a .jsonl file "
+                                      "or a folder of train/dev/test.jsonl)") from None
         raise CorpusNotFoundError(
             f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)} "
             f"(or give a path to a .jsonl file, or a folder of train/dev/test.jsonl){hint}"
@@ -123,6 +139,21 @@ def user_folder(name: str) -> Path | None:
     registry name or anything that is not a folder."""
     folder = Path(name).expanduser()
     return folder if name not in CORPORA and folder.is_dir() else None
+
+
+def source_files(spec: str, default_split: str = "test") -> list[Path]:
+    """The files ``load_corpus(spec)`` reads (a .jsonl file; a user folder's split file; every
+    file of a registry corpus's folder), which no output may replace; [] for an unknown name."""
+    if is_jsonl_file(spec):
+        return [Path(spec).expanduser()]
+    name, split = parse_spec(spec, default_split)
+    folder = user_folder(name)
+    if folder is not None:
+        return [folder / f"{split}.jsonl"]
+    if name not in CORPORA:
+        return []
+    root = corpus_folder(CORPORA[name])
+    return [path for path in root.rglob("*") if path.is_file()] if root.is_dir() else []
 
 
 def folder_split(folder: Path, split: str) -> Path:
@@ -140,8 +171,8 @@ def load_corpus(
     """Read ``NAME[:SPLIT]`` from the registry, ``FOLDER[:SPLIT]`` (a folder of train.jsonl,
     dev.jsonl, test.jsonl, as a config's ``path:`` names it), or a ``.jsonl`` file in the project format."""
     report = ReadReport()
-    path = Path(spec)
-    if spec.endswith(".jsonl") or (path.suffix == ".jsonl" and path.exists()):
+    path = Path(spec).expanduser()
+    if is_jsonl_file(spec):
         return read_jsonl_file(path, report), report
     name, split = parse_spec(spec, default_split)
     folder = user_folder(name)

@@ -26,14 +26,19 @@ from .tags import TagSet
 
 
 def corpus_stats(docs: Sequence[Document], report: ReadReport, tokenizer: Any | None = None) -> dict[str, Any]:
-    spans = Counter(span.role for doc in docs for span in doc.spans)
+    # A role span counts once though it carries several native labels (WikiEvents' "brothers" is
+    # Attacker, Injurer and Killer); the labels are counted in native_labels.
+    spans = Counter(role for doc in docs for (_, _, role) in {(s.start, s.end, s.role) for s in doc.spans})
     labels = Counter(span.label for doc in docs for span in doc.spans if span.label)
     annotated = Counter(role for doc in docs for role in doc.roles)
     stats: dict[str, Any] = {
         "documents": len(docs),
         "words": sum(len(doc.words) for doc in docs),
         "characters": sum(len(doc.text) for doc in docs),
-        "documents_without_spans": sum(1 for doc in docs if not doc.spans),
+        # negatives: documents that annotate some role and have no span of it (GENEVA's documents
+        # with "roles": [] annotate nothing, so they are not negatives)
+        "documents_without_spans": sum(1 for doc in docs if doc.roles and not doc.spans),
+        "documents_annotating_no_role": sum(1 for doc in docs if not doc.roles),
         "spans": {role: spans.get(role, 0) for role in ROLES if role in annotated or role in spans},
         "native_labels": dict(sorted(labels.items())),
         "documents_annotating_role": {role: annotated[role] for role in ROLES if annotated[role]},

@@ -228,7 +228,16 @@ def test_shipped_manifests_match_shared_data(name):
 def test_partial_files_of_a_killed_run_are_cleared(manifest, mirror, tmp_path):
     folder = tmp_path / "data" / "toy"
     folder.mkdir(parents=True)
-    leftover = folder / ".a.txt.k3j2.part"  # what a SIGKILLed download leaves
+    leftover = folder / ".train.json.k3j2.part"  # what a SIGKILLed download leaves beside train.json
     leftover.write_bytes(b"half")
+    users = folder / ".draft.part"  # the user's own file of the same shape: it was deleted too
+    users.write_bytes(b"mine")
     download_corpus(manifest, tmp_path / "data", mirror=mirror.as_uri(), progress=False)
-    assert not leftover.exists() and _leftovers(folder) == []
+    assert not leftover.exists() and users.read_bytes() == b"mine"
+    assert _leftovers(folder) == [users.name]
+
+
+def test_verify_says_a_corpus_never_downloaded_in_one_line(manifest, tmp_path):
+    problems = verify_corpus(manifest, tmp_path / "data")  # was one "missing" line per file (2,000 for CASIE)
+    assert len(problems) == 1 and problems[0].kind == "missing"
+    assert "not downloaded" in str(problems[0]) and "eventroles data download toy" in str(problems[0])

@@ -174,3 +174,46 @@ def test_data_stats_shows_roles_left_out_and_entity_ids(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "documents annotating each role: attacker 2, target 1, location 2, time 1, weapon 1" in result.output
     assert "spans with entity ids: 1" in result.output
+
+
+def test_a_span_with_several_native_labels_counts_once_and_unannotated_documents_are_not_negatives() -> None:
+    text = "Two brothers attacked the post."
+    labelled = Document("a", text, [Span(4, 12, "attacker", label) for label in ("Attacker", "Injurer", "Killer")])
+    nothing_annotated = Document("b", "A trial opened.", [], roles=frozenset())
+    negative = Document("c", "Talks resumed.", [])
+    stats = corpus_stats([labelled, nothing_annotated, negative], ReadReport())
+    assert stats["spans"]["attacker"] == 1  # WikiEvents' "brothers" counted three times
+    assert stats["native_labels"] == {"Attacker": 1, "Injurer": 1, "Killer": 1}
+    assert stats["documents_without_spans"] == 1 and stats["documents_annotating_no_role"] == 1  # GENEVA's roles: []
+
+
+def test_data_export_refuses_to_rewrite_the_file_it_reads(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    mine = tmp_path / "test.jsonl"
+    original = '{"id": "x1", "text": "Rebels shelled Kalu.", "source": "https://example.org/a", "spans": []}\n'
+    mine.write_text(original, encoding="utf-8")
+    for spec in (str(mine), f"{tmp_path}:test"):
+        result = CliRunner().invoke(data_app, ["export", spec, "-o", str(mine)])
+        assert result.exit_code == 1 and "is the file being exported" in result.output
+    assert mine.read_text(encoding="utf-8") == original  # "source" was dropped, the file rewritten
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("ann.csv", "only JSON-lines files (.jsonl, one document per line) are read (a CSV file"),
+    ("mine/train.jsonl:dev", "is one file, without splits"),
+    ("no/such/folder", "no such file or folder"),
+])
+def test_a_path_that_is_not_a_corpus_says_what_it_is(tmp_path, monkeypatch, spec: str, message: str) -> None:
+    from eventroles.data.problems import CorpusNotFoundError
+    from eventroles.data.registry import load_corpus
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ann.csv").write_text("id,text\n1,Rebels\n", encoding="utf-8")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "train.jsonl").write_text('{"id": "a", "text": "Rebels.", "spans": []}\n', encoding="utf-8")
+    with pytest.raises(CorpusNotFoundError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        load_corpus(spec)  # each was "unknown corpus"
+    assert len(load_corpus("mine/train.jsonl")[0]) == 1

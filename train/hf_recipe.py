@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 from eventroles.data.document import Document, Span
 from eventroles.data.problems import CorpusNotFoundError
 from eventroles.data.readers.jsonl import document_to_json
-from eventroles.data.registry import CORPORA, corpus_folder, get_corpus
+from eventroles.data.registry import CORPORA, source_files
 from eventroles.data.roles import ROLES
 from eventroles.data.words import Words
 
@@ -277,14 +277,6 @@ def load_split(corpus: str, split: str) -> list[Document]:
         raise RecipeError(str(err)) from None
 
 
-def corpus_files(corpus: str) -> list[Path]:
-    """The files in the corpus's folder (a folder corpus's, or a registry corpus's under
-    EVENTROLES_DATA), which no output may replace; [] when the folder is not there (yet)."""
-    entry = recipe_corpus(corpus)
-    folder = entry.path if entry.path is not None else corpus_folder(get_corpus(entry.name or ""))
-    return [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
-
-
 def has_split(corpus: str, split: str) -> bool:
     try:
         return corpora.has_split(recipe_corpus(corpus), split)
@@ -499,7 +491,8 @@ def run_recipe(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     target = Path(predictions).expanduser().resolve()
-    if any(path.resolve() == target for path in corpus_files(corpus)):
+    read = {path.resolve() for split in ("train", "dev", test_split) for path in source_files(f"{corpus}:{split}")}
+    if target in read:
         raise RecipeError(f"-o {predictions} is a file of the corpus {corpus}: the predictions would replace it; "
                           "write them somewhere else")
     train_docs = load_split(corpus, "train")

@@ -79,8 +79,9 @@ def stats(
             write_json(output, None)
             return
         for name, values in results.items():
+            no_role = values["documents_annotating_no_role"]
             echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
-                 f"{values['documents_without_spans']} without spans")
+                 f"{values['documents_without_spans']} without spans" + (f", {no_role} annotating no role" if no_role else ""))
             echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
             annotating = values["documents_annotating_role"]
             if any(n < values["documents"] for n in annotating.values()):  # some documents leave a role out
@@ -107,12 +108,20 @@ def export(
     corpus: str = typer.Argument(..., help="CORPUS[:SPLIT], e.g. wikievents:test (default split: test)."),
     output: Path = typer.Option(..., "--output", "-o", help="The .jsonl file to write ('-' for standard output)."),
 ) -> None:
-    """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets)."""
+    """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets).
+
+    Only the project's fields are written (id, text, roles, spans with start, end, role, label,
+    entity id): other fields of a file of yours (a source URL, a note on a span, a score) are
+    not kept, so -o may not be the file being exported.
+    """
     from eventroles.data.readers.jsonl import write_jsonl
-    from eventroles.data.registry import load_corpus
+    from eventroles.data.registry import load_corpus, source_files
 
     with user_errors():
         check_output_path(output, "-o")
+        if str(output) != "-" and output.expanduser().resolve() in {p.resolve() for p in source_files(corpus)}:
+            raise UserError(f"-o {output} is the file being exported ({corpus}): it would be rewritten in the "
+                            "project's fields only; write the export to another file")
         docs, report = load_corpus(corpus)
         if str(output) == "-":
             count = write_jsonl(docs, sys.stdout)
@@ -141,15 +150,15 @@ def download(
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         with user_errors():
-            target = root or default_data_root()
+            target = root.expanduser().resolve() if root is not None else default_data_root()
             for name in names or available_manifests():
                 manifest = load_manifest(_manifest_folder(name))
                 echo(f"{manifest.folder}: {len(manifest.files)} files from {manifest.repo}@{manifest.commit[:10]} "
                      f"(licence: {manifest.licence})")
                 result = download_corpus(manifest, target, mirror=mirror or DEFAULT_MIRROR, force=force)
                 echo(f"  {len(result.downloaded)} downloaded, {len(result.skipped)} already present -> {result.path}")
-            if root is not None and root.resolve() != default_data_root().resolve():
-                echo(f"the commands read corpora from $EVENTROLES_DATA: export EVENTROLES_DATA={root}")
+            if root is not None and target != default_data_root().resolve():
+                echo(f"the commands read corpora from $EVENTROLES_DATA: export EVENTROLES_DATA={target}")
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -163,7 +172,7 @@ def verify(
     from eventroles.data.download import available_manifests, default_data_root, verify_corpus
 
     with user_errors():
-        target = root or default_data_root()
+        target = root.expanduser() if root is not None else default_data_root()
         bad = 0
         for name in names or available_manifests():
             problems = verify_corpus(_manifest_folder(name), target)
