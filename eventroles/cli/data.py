@@ -110,9 +110,7 @@ def export(
 ) -> None:
     """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets).
 
-    Only the project's fields are written (id, text, roles, spans with start, end, role, label,
-    entity id): other fields of a file of yours (a source URL, a note on a span, a score) are
-    not kept, so -o may not be the file being exported.
+    Only the project's fields are written (id, text, roles, spans with start, end, role, label, entity id): other fields of a file of yours (a source URL, a note on a span, a score) are not kept, so -o may not be the file being exported.
     """
     from eventroles.data.readers.jsonl import write_jsonl
     from eventroles.data.registry import load_corpus, source_files
