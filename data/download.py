@@ -285,7 +285,7 @@ def verify_corpus(folder_name: ManifestLike, data_root: Path) -> list[FileProble
     problems: list[FileProblem] = []
     if not corpus_dir.is_dir():  # one line, not one "missing" per file (CASIE has 2,000)
         return [FileProblem(f"{manifest.folder}/", "missing", f"all {len(manifest.files)} files missing: not downloaded "
-                            f"(no folder {corpus_dir}); eventroles data download {manifest.folder}")]
+                            f"(no folder {corpus_dir})")]
     for entry in manifest.files:
         target = corpus_dir / entry.path
         if not target.is_file():

@@ -86,13 +86,20 @@ def snap_to_words(words: Words, start: int, end: int) -> tuple[int, int] | None:
 _DELETABLE_SEPARATOR = re.compile(rf"[^\S \t\n\r]|[{_FORMAT}]")
 
 
+# Format characters that join rather than separate when they stand between two letters: a soft
+# hyphen ("Tues\u00adday", what HTML's &shy; leaves), a word joiner, a zero-width no-break space.
+_IN_WORD_FORMAT = frozenset("\u00ad\u2060\ufeff")
+
+
 def separators_as_spaces(text: str, words: Words) -> str:
     """``text`` with every separator character a tokenizer might delete, outside the words,
     replaced by a space: the same length, so offsets into it index ``text``.
 
     Why: Word exports a manual line break as a vertical tab, and BERT's normaliser deletes it, so
     "Kolofata\x0bearly" reached the backbone as one word "kolofataearly" and "early" could never
-    start a span. A zero-width joiner inside a word (Persian, emoji sequences) is kept.
+    start a span. Kept as they are (the tokenizer deletes them and sees one word, as before): a
+    zero-width joiner inside a word (Persian, emoji sequences), and a soft hyphen, word joiner or
+    zero-width no-break space between two letters or digits.
     """
     if not _DELETABLE_SEPARATOR.search(text):
         return text
@@ -102,5 +109,7 @@ def separators_as_spaces(text: str, words: Words) -> str:
         word = bisect.bisect_right(words.ends, at)
         if word < len(words) and words.starts[word] <= at:
             continue  # inside a word
+        if text[at] in _IN_WORD_FORMAT and 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum():
+            continue  # "Tues\u00adday" is one word to the reader
         chars[at] = " "
     return "".join(chars)

@@ -27,16 +27,18 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in flags for flag in (" amx_bf16", " avx512_bf16"))
 
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
     if not isinstance(device, str) or not DEVICE_PATTERN.match(device):
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, not {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' asked for, but Apple's Metal backend is not available here")
     return torch.device(device)
 
 

@@ -65,6 +65,7 @@ KINDS = {
     "linked_folder": "linked folder not followed",
     "empty_file": "empty file",
     "binary": "binary file",
+    "nul_line": "line with NUL bytes",
     "not_utf8": "not UTF-8",
     "malformed_json": "malformed JSON line",
     "not_object": "JSON line not an object",
@@ -235,7 +236,7 @@ def jsonl_lines(lines: Iterable[bytes], where: str, stem: str) -> Iterator[Input
             if not any_line:  # from the start: a binary file, not JSON lines
                 yield BadInput(at, "binary", "binary data (NUL bytes), not JSON lines; the rest of the file is skipped")
                 return
-            yield BadInput(at, "binary", "NUL bytes in the line, not JSON; the line is skipped")
+            yield BadInput(at, "nul_line", "NUL bytes in the line, not JSON; the line is skipped")
             any_line = True
             continue
         try:

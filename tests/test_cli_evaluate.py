@@ -266,9 +266,30 @@ def test_evaluates_a_model_folder_and_agrees_with_its_predictions(
 def test_outputs_that_would_replace_an_input_are_refused_before_scoring(runner: CliRunner, files: dict[str, Path]) -> None:
     before = files["good"].read_bytes()
     result = run(runner, "-p", files["good"], "--data", files["gold"], "--json", files["good"])
-    assert result.exit_code == 1 and "--json" in result.output and "is the file given to --predictions" in result.output
+    assert result.exit_code == 1 and "--json" in result.output and "is a file this run reads (--predictions)" in result.output
     assert files["good"].read_bytes() == before  # the system's predictions were replaced by the report
     result = run(runner, "-p", files["good"], "--data", files["gold"], "--errors", files["gold"])
-    assert result.exit_code == 1 and "is the file given to --data" in result.output
+    assert result.exit_code == 1 and "is a file this run reads (--data" in result.output
+    folder = files["gold"].parent / "mine"
+    folder.mkdir()
+    (folder / "test.jsonl").write_bytes(files["gold"].read_bytes())
+    result = run(runner, "-p", files["good"], "--data", f"{folder}:test", "--json", folder / "test.jsonl")
+    assert result.exit_code == 1 and "is a file this run reads (--data" in result.output  # a corpus folder's split too
     result = run(runner, "-p", files["good"], "--data", files["gold"], "--json", files["gold"].parent)
     assert result.exit_code == 1 and "is a folder; give a file name" in result.output
+
+
+def test_a_writable_file_or_device_is_a_valid_output_whatever_its_folder_allows(
+    runner: CliRunner, files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventroles.cli import _util
+
+    report = tmp_path / "ro" / "report.json"
+    report.parent.mkdir()
+    report.write_text("{}", encoding="utf-8")
+    real_access = os.access
+    monkeypatch.setattr(_util.os, "access", lambda p, mode: False if Path(p) == report.parent else real_access(p, mode))
+    result = run(runner, "-p", files["good"], "--data", files["gold"], "--json", report)  # folder read-only, file writable
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text(encoding="utf-8"))["corpora"]
+    assert run(runner, "-p", files["good"], "--data", files["gold"], "--json", "/dev/null").exit_code == 0

@@ -240,4 +240,4 @@ def test_partial_files_of_a_killed_run_are_cleared(manifest, mirror, tmp_path):
 def test_verify_says_a_corpus_never_downloaded_in_one_line(manifest, tmp_path):
     problems = verify_corpus(manifest, tmp_path / "data")  # was one "missing" line per file (2,000 for CASIE)
     assert len(problems) == 1 and problems[0].kind == "missing"
-    assert "not downloaded" in str(problems[0]) and "eventroles data download toy" in str(problems[0])
+    assert "not downloaded" in str(problems[0]) and "all 3 files missing" in str(problems[0])

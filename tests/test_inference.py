@@ -147,7 +147,7 @@ def test_a_text_that_is_not_valid_unicode_is_named(tagger: Tagger) -> None:
         tagger.predict_documents(docs)
 
 
-@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1f", "\x85", "\u200b", "\u2060", "\ufeff"])
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1f", "\x85", "\u200b", "\u200e"])
 def test_a_separator_the_tokenizer_deletes_still_splits_words(smoke_model: Path, separator: str) -> None:
     # Word exports a manual line break as a vertical tab; BERT's normaliser deletes it, and the
     # words either side reached the backbone as one ("kolofataearly"): spans changed with it.
@@ -191,7 +191,7 @@ def test_tagger_options_that_cannot_run_are_refused(smoke_model: Path, tmp_path:
         Tagger.load(smoke_model, device="cpu", max_tokens=0)
     with pytest.raises(ValueError, match="stride -1: .* cannot be negative"):
         Tagger.load(smoke_model, device="cpu", stride=-1)
-    with pytest.raises(ValueError, match="device must be auto, cpu, cuda or cuda:N, not 'gpu'"):
+    with pytest.raises(ValueError, match="device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"):
         Tagger.load(smoke_model, device="gpu")
     monkeypatch.setenv("HOME", str(smoke_model.parent))
     assert Tagger.load(f"~/{smoke_model.name}", device="cpu").meta.tagset == Tagger.load(smoke_model, device="cpu").meta.tagset

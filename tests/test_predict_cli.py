@@ -408,7 +408,7 @@ def test_archive_oddities_are_labelled_or_counted_never_fatal_or_silent(
     assert "feed.jsonl, line 3: \"id\" holds an unpaired surrogate" in err
     summary = err.strip().splitlines()[-1]
     assert summary.startswith("labelled 4 documents") and "skipped 4" in summary
-    assert "cannot be read 1" in summary and "linked folder not followed 1" in summary and "binary file 1" in summary
+    assert "cannot be read 1" in summary and "linked folder not followed 1" in summary and "line with NUL bytes 1" in summary
 
 
 def test_an_output_is_replaced_only_by_a_finished_run(
@@ -455,3 +455,22 @@ def test_an_output_name_and_format_that_disagree_are_refused(runner: CliRunner, 
     assert not (tmp_path / "h.jsonl").exists() and not (tmp_path / "x.csv").exists()
     named = predict(runner, smoke_model, article, "-o", tmp_path / "x.out", "--format", "conll")
     assert named.exit_code == 0 and (tmp_path / "x.out").read_text(encoding="utf-8").startswith("# id =")
+
+
+def test_a_link_or_device_is_written_in_place_and_a_replaced_file_keeps_its_mode(
+    runner: CliRunner, smoke_model: Path, tmp_path: Path
+) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text(EVENT, encoding="utf-8")
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    result = predict(runner, smoke_model, article, "-o", link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and rows(target)[0]["text"] == EVENT  # the link was replaced by a file, the target kept "old"
+    assert predict(runner, smoke_model, article, "-o", "/dev/null").exit_code == 0  # a device is not renamed over
+    target.chmod(0o640)
+    assert predict(runner, smoke_model, article, "-o", target).exit_code == 0
+    assert target.stat().st_mode & 0o777 == 0o640 and rows(target)[0]["text"] == EVENT

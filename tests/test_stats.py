@@ -197,7 +197,7 @@ def test_data_export_refuses_to_rewrite_the_file_it_reads(tmp_path) -> None:
     mine.write_text(original, encoding="utf-8")
     for spec in (str(mine), f"{tmp_path}:test"):
         result = CliRunner().invoke(data_app, ["export", spec, "-o", str(mine)])
-        assert result.exit_code == 1 and "is the file being exported" in result.output
+        assert result.exit_code == 1 and "is a file this run reads (the corpus" in result.output
     assert mine.read_text(encoding="utf-8") == original  # "source" was dropped, the file rewritten
 
 

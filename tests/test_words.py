@@ -126,5 +126,7 @@ def test_separators_a_tokenizer_would_delete_become_spaces_in_place() -> None:
     assert len(out) == len(text)  # offsets into it still index the original
     assert out.startswith("Kolofata early on Tuesday ,")
     assert "Tehran\u200ci" in out and "👨\u200d👩\u200d👧" in out  # joiners inside a word are kept
+    hyphenated = "early on Tues\u00adday in Ko\u2060lo\ufefffata"  # joined within a word: one word to the reader
+    assert separators_as_spaces(hyphenated, split_words(hyphenated)) == hyphenated
     plain = "Rebels shelled Kalu on Sunday.\r\n\tThe army denied it."
     assert separators_as_spaces(plain, split_words(plain)) is plain

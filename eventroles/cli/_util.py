@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import typer
 
@@ -56,8 +56,10 @@ def check_output_path(path: Path | None, flag: str, *, folder: bool = False) -> 
     path = Path(path).expanduser()
     if path.is_dir() and not folder:
         raise UserError(f"{flag} {path} is a folder; give a file name")
-    if path.is_file() and folder:
+    if path.exists() and not path.is_dir() and folder:
         raise UserError(f"{flag} {path} is a file; give a folder")
+    if path.exists() and not folder and os.access(path, os.W_OK):
+        return  # a file that can be written (or /dev/null, /dev/stdout), whatever its folder allows
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -65,6 +67,17 @@ def check_output_path(path: Path | None, flag: str, *, folder: bool = False) -> 
         raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise UserError(f"{flag} {path}: cannot write in {parent}")
+
+
+def refuse_replacing_inputs(output: Path | None, flag: str, inputs: Iterable[tuple[Path, str]]) -> None:
+    """An output may not be a file the run reads (``inputs``: path and the flag or corpus that
+    names it): it would replace it (a report written over a system's predictions or the gold)."""
+    if output is None or str(output) == "-":
+        return
+    target = Path(output).expanduser().resolve()
+    for source, named_by in inputs:
+        if Path(source).expanduser().resolve() == target:
+            raise UserError(f"{flag} {output} is a file this run reads ({named_by}): it would be replaced; write elsewhere")
 
 
 def refuse_same_output(first: Path | None, first_flag: str, second: Path | None, second_flag: str) -> None:

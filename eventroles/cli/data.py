@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from ._util import UserError, check_output_path, echo, user_errors, write_json
+from ._util import UserError, check_output_path, echo, refuse_replacing_inputs, user_errors, write_json
 
 app = typer.Typer(help="Inspect, convert and download annotated corpora.", no_args_is_help=True)
 
@@ -110,16 +110,14 @@ def export(
 ) -> None:
     """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets).
 
-    Only the project's fields are written (id, text, roles, spans with start, end, role, label, entity id): other fields of a file of yours (a source URL, a note on a span, a score) are not kept, so -o may not be the file being exported.
+    Only the project's fields are written (id, text, roles, meta, spans with start, end, role, text, label, entity id): other fields of a file of yours (a source URL, a note on a span, a score) are not kept, so -o may not be the file being exported.
     """
     from eventroles.data.readers.jsonl import write_jsonl
     from eventroles.data.registry import load_corpus, source_files
 
     with user_errors():
         check_output_path(output, "-o")
-        if str(output) != "-" and output.expanduser().resolve() in {p.resolve() for p in source_files(corpus)}:
-            raise UserError(f"-o {output} is the file being exported ({corpus}): it would be rewritten in the "
-                            "project's fields only; write the export to another file")
+        refuse_replacing_inputs(output, "-o", ((path, f"the corpus {corpus}") for path in source_files(corpus)))
         docs, report = load_corpus(corpus)
         if str(output) == "-":
             count = write_jsonl(docs, sys.stdout)
@@ -167,7 +165,7 @@ def verify(
     root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
 ) -> None:
     """Check that downloaded corpora are complete and match their checksums."""
-    from eventroles.data.download import available_manifests, default_data_root, verify_corpus
+    from eventroles.data.download import available_manifests, default_data_root, load_manifest, verify_corpus
 
     with user_errors():
         target = root.expanduser() if root is not None else default_data_root()
@@ -175,6 +173,8 @@ def verify(
         for name in names or available_manifests():
             problems = verify_corpus(_manifest_folder(name), target)
             echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
+            if problems and not (target / load_manifest(_manifest_folder(name)).folder).is_dir():
+                echo(f"  fetch it with: eventroles data download {name}" + (f" --root {target}" if root is not None else ""))
             for problem in problems:
                 echo(f"  {problem}")
             bad += len(problems)

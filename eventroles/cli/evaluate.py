@@ -14,12 +14,14 @@ import typer
 
 from eventroles.data.document import Document
 from eventroles.data.problems import ReadReport
-from eventroles.data.registry import load_corpus, parse_spec
+from eventroles.data.registry import load_corpus, parse_spec, source_files
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.train.metrics import ScoringError, error_examples, text_mismatch
 from eventroles.train.reporting import corpus_report, output_roles, to_markdown, to_text, write_errors
 
-from ._util import UserError, check_output_path, echo, refuse_same_output, register_user_error, user_errors, write_json
+from ._util import (
+    UserError, check_output_path, echo, refuse_replacing_inputs, refuse_same_output, register_user_error, user_errors, write_json,
+)
 
 HELP = """Score models, or any system's predictions, against annotated corpora.
 
@@ -102,10 +104,10 @@ def evaluate(
         check_output_path(json_path, "--json")
         check_output_path(errors, "--errors")
         refuse_same_output(json_path, "--json", errors, "--errors")
-        for source, flag in [*((p, "--predictions") for p in predictions), *((Path(d), "--data") for d in data if d.endswith(".jsonl"))]:
-            for out, out_flag in ((json_path, "--json"), (errors, "--errors")):
-                if out is not None and str(out) != "-" and out.expanduser().resolve() == source.expanduser().resolve():
-                    raise UserError(f"{out_flag} {out} is the file given to {flag}: it would be replaced; write elsewhere")
+        read = [*((p, "--predictions") for p in predictions),
+                *((path, f"--data {spec}") for spec in data for path in source_files(spec))]
+        refuse_replacing_inputs(json_path, "--json", read)
+        refuse_replacing_inputs(errors, "--errors", read)
         golds = {spec: _load_gold(spec) for spec in data}
         files = {path: _read_predictions(path) for path in predictions}
         names = _system_names([*models, *predictions])

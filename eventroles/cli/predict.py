@@ -32,7 +32,7 @@ HELP = """Label articles with a trained model: spans of attacker, target, locati
 
 INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
-Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be overwritten before it is read, a new one read as articles by the next run):
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT (a plain file) is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was; a link, a device or a pipe is written in place. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be replaced, a new one read as articles by the next run):
 
   jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
@@ -146,7 +146,8 @@ def _output_format(fmt: str | None, output: Path | None) -> str:
 
 
 def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
-    """The output is opened (emptied) before the inputs are read: it must not be one of them."""
+    """The output must not be one of the inputs (it would replace it), nor a file the next run
+    over an input folder would read as articles."""
     from eventroles.models.sources import JSONL_SUFFIXES, STDIN, TEXT_SUFFIXES
 
     target = output.resolve()
@@ -156,7 +157,7 @@ def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
         path = Path(given).resolve()
         if path.is_file() and path == target:
             raise UserError(
-                f"-o {output} is also an input ({given}): writing the output would empty it before it is read; "
+                f"-o {output} is also an input ({given}): the labelled output would replace it; "
                 "write the output to another file"
             )
         readable = target.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not target.name.startswith(".")
@@ -164,7 +165,7 @@ def _refuse_output_among_inputs(output: Path, inputs: list[str]) -> None:
             if target.is_file():
                 raise UserError(
                     f"-o {output} already exists inside the input folder {given}, where it is read as an article "
-                    "file: writing the output would overwrite it. Write the output outside the input folder "
+                    "file: the labelled output would replace it. Write the output outside the input folder "
                     "(or delete the file first if it is the output of an earlier run)"
                 )
             raise UserError(
@@ -345,7 +346,10 @@ def _write_all(
     so an interrupted run, or one that labels nothing (a mistyped input), leaves OUT as it was."""
     from eventroles.train.progress import beside_bars
 
-    to_file = output is not None and str(output) != "-"
+    # Only a plain file (or a new one) is written beside and renamed: a link, /dev/null, a FIFO or
+    # /dev/fd/N from a shell's >(...) is written in place, as the user pointed it.
+    to_file = output is not None and str(output) != "-" and not output.is_symlink() and (
+        not output.exists() or output.is_file())
     target = partial_path(output) if to_file and output is not None else output
     with ExitStack() as stack:
         writer = _writer(fmt, _open_output(stack, target), tagger, model)
@@ -363,6 +367,8 @@ def _write_all(
     labelled, spans, counts = sink.summary()
     if to_file and output is not None and target is not None:
         if labelled:
+            if output.exists():  # the replaced file's permissions, not the umask's
+                os.chmod(target, output.stat().st_mode & 0o7777)
             os.replace(target, output)
         else:
             target.unlink(missing_ok=True)
