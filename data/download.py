@@ -249,6 +249,7 @@ def download_corpus(
                     leftover.unlink(missing_ok=True)
     cancelled = threading.Event()
     mode = 0o666 & ~current_umask()  # mkstemp makes files 0600: a shared data root must stay readable
+    existed = corpus_dir.exists()
     with _progress_bar(manifest, progress) as bar:
         pending = []
         for entry in manifest.files:
@@ -271,11 +272,24 @@ def download_corpus(
             except BaseException:  # Ctrl-C or a failed file: the other threads stop at their next chunk
                 cancelled.set()
                 pool.shutdown(wait=True, cancel_futures=True)
+                if not existed:  # folders this run made and left empty: "not downloaded", not "incomplete"
+                    _remove_empty_folders(corpus_dir)
                 raise
     done = {f.path for f in pending}
     result.downloaded = [f.path for f in manifest.files if f.path in done]
     result.bytes_downloaded = sum(f.size for f in pending)
     return result
+
+
+def _remove_empty_folders(folder: Path) -> None:
+    """``folder`` and the folders under it that hold no file, deepest first."""
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def verify_corpus(folder_name: ManifestLike, data_root: Path) -> list[FileProblem]:

@@ -37,8 +37,10 @@ def corpus_stats(docs: Sequence[Document], report: ReadReport, tokenizer: Any | 
         "characters": sum(len(doc.text) for doc in docs),
         # negatives: documents that annotate some role and have no span of it (GENEVA's documents
         # with "roles": [] annotate nothing, so they are not negatives)
-        "documents_without_spans": sum(1 for doc in docs if doc.roles and not doc.spans),
+        # (an empty text is an empty scrape, not a negative article: counted apart)
+        "documents_without_spans": sum(1 for doc in docs if doc.roles and not doc.spans and doc.text.strip()),
         "documents_annotating_no_role": sum(1 for doc in docs if not doc.roles),
+        "documents_with_empty_text": sum(1 for doc in docs if not doc.text.strip()),
         "spans": {role: spans.get(role, 0) for role in ROLES if role in annotated or role in spans},
         "native_labels": dict(sorted(labels.items())),
         "documents_annotating_role": {role: annotated[role] for role in ROLES if annotated[role]},

@@ -5,6 +5,7 @@ BERT built from a config (for tests and smoke runs). Never ``trust_remote_code``
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,10 @@ def resolve_backbone(name: str) -> str:
     if looks_like_path(name):
         raise BackboneError(f"backbone folder {path} does not exist (a relative path is read from the folder "
                             f"the command runs in, {Path.cwd()})")
+    if "/" not in name and difflib.get_close_matches(name.lower(), [DEFAULT_BACKBONE], n=1, cutoff=0.7):
+        # "minilmm" went to the Hub, which retried for about 49 s offline before its own error
+        raise BackboneError(f"backbone {name!r} is not a local folder: did you mean {DEFAULT_BACKBONE!r}, the packaged "
+                            "MiniLM? (any other name is looked up on the Hugging Face Hub)")
     log.info("backbone %r is not a local folder: loading it from the Hugging Face Hub", name)
     return name
 

@@ -111,3 +111,10 @@ def test_a_truncated_weights_file_is_one_error(tmp_path: Path, tiny_backbone: Pa
     (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(BackboneError, match="could not load backbone"):
         build_backbone(str(folder), None, 0)
+
+
+def test_a_name_close_to_the_packaged_backbone_is_a_typo_not_a_hub_id() -> None:
+    for typo in ("minilmm", "MiniLM", "mini-lm", "minlm"):  # each went to the Hub and retried for 49 s offline
+        with pytest.raises(BackboneError, match="did you mean 'minilm'"):
+            resolve_backbone(typo)
+    assert resolve_backbone("roberta-base") == "roberta-base"  # other names are still hub ids

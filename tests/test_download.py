@@ -241,3 +241,10 @@ def test_verify_says_a_corpus_never_downloaded_in_one_line(manifest, tmp_path):
     problems = verify_corpus(manifest, tmp_path / "data")  # was one "missing" line per file (2,000 for CASIE)
     assert len(problems) == 1 and problems[0].kind == "missing"
     assert "not downloaded" in str(problems[0]) and "all 3 files missing" in str(problems[0])
+
+
+def test_a_download_that_fetched_nothing_leaves_no_empty_corpus_folder(manifest, tmp_path):
+    root = tmp_path / "data"
+    with pytest.raises(DownloadError):
+        download_corpus(manifest, root, mirror="http://127.0.0.1:9", progress=False)  # nothing listens on port 9
+    assert not (root / "toy").exists()  # an empty folder made `data list` say "incomplete", not "not downloaded"

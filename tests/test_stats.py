@@ -181,10 +181,12 @@ def test_a_span_with_several_native_labels_counts_once_and_unannotated_documents
     labelled = Document("a", text, [Span(4, 12, "attacker", label) for label in ("Attacker", "Injurer", "Killer")])
     nothing_annotated = Document("b", "A trial opened.", [], roles=frozenset())
     negative = Document("c", "Talks resumed.", [])
-    stats = corpus_stats([labelled, nothing_annotated, negative], ReadReport())
+    empty = Document("d", "  \n", [])  # an empty scrape is not a negative article
+    stats = corpus_stats([labelled, nothing_annotated, negative, empty], ReadReport())
     assert stats["spans"]["attacker"] == 1  # WikiEvents' "brothers" counted three times
     assert stats["native_labels"] == {"Attacker": 1, "Injurer": 1, "Killer": 1}
     assert stats["documents_without_spans"] == 1 and stats["documents_annotating_no_role"] == 1  # GENEVA's roles: []
+    assert stats["documents_with_empty_text"] == 1
 
 
 def test_data_export_refuses_to_rewrite_the_file_it_reads(tmp_path) -> None:

@@ -79,9 +79,10 @@ def stats(
             write_json(output, None)
             return
         for name, values in results.items():
-            no_role = values["documents_annotating_no_role"]
+            no_role, empty = values["documents_annotating_no_role"], values["documents_with_empty_text"]
             echo(f"{corpus}:{name}: {values['documents']} documents, {values['words']} words, "
-                 f"{values['documents_without_spans']} without spans" + (f", {no_role} annotating no role" if no_role else ""))
+                 f"{values['documents_without_spans']} without spans" + (f", {no_role} annotating no role" if no_role else "")
+                 + (f"; warning: {empty} with empty text" if empty else ""))
             echo("  spans: " + ", ".join(f"{role} {n}" for role, n in values["spans"].items()))
             annotating = values["documents_annotating_role"]
             if any(n < values["documents"] for n in annotating.values()):  # some documents leave a role out
