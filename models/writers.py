@@ -4,7 +4,7 @@ Every writer streams: ``begin()``, then ``write(doc)`` per document, then ``end(
 is held back, so an archive of any size can pass through.
 
 - ``jsonl``: one object per document, ``{"id", "text", "spans": [{"start", "end", "role",
-  "text", "score"}]}`` (plus ``label`` on spans of models trained on native labels): the format
+  "text", "score", "entity"}]}`` (plus ``label`` on spans of models trained on native labels): the format
   ``eventroles evaluate --predictions`` reads. ``text[start:end] == span["text"]`` always.
 - ``conll``: one block per document: ``# id = ...`` and ``# columns = ...`` comment lines, then
   one line per word (``data/words.py`` words, never containing whitespace) with tab-separated

@@ -37,7 +37,7 @@ def speed(
     input_path: Path = typer.Option(..., "--input", "-i", help="JSON lines with a \"text\" field.", show_default=False),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON to FILE ('-': standard output, the table then goes to standard error)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Label only the first N articles."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass (project paths)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass (project paths), at most: on a CPU a pass is also capped at 2,048 subwords."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch threads in every path (default: torch's)."),
     repeats: int = typer.Option(1, "--repeats", min=1, help="Timed rounds over all articles; the best counts."),
     warmup: int = typer.Option(8, "--warmup", min=1, help="Articles labelled once before timing."),

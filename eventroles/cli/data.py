@@ -133,7 +133,7 @@ def export(
 
 @app.command("download")
 def download(
-    names: list[str] = typer.Argument(None, help="Corpora to fetch (registry folder names); default: all."),
+    names: list[str] = typer.Argument(None, help="Corpora to fetch (names as `data list` shows them, or their folder names: cameo or cameo_ner); default: all."),
     root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
     mirror: Optional[str] = typer.Option(None, help="Base URL or file:// folder laid out as <mirror>/<repo>/<commit>/<path>."),
     force: bool = typer.Option(False, help="Fetch again even files that are present and verified."),

@@ -34,7 +34,7 @@ INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with
 
 Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT (a plain file) is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was; a link, a device or a pipe is written in place. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be replaced, a new one read as articles by the next run):
 
-  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score"}]} per line, the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
+  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}]} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
   conll: per document "# id = ..." and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
 
@@ -73,12 +73,12 @@ def predict(
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP, show_default=False),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1, mps, or auto (a GPU when there is one)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1, mps, or auto (a CUDA GPU when there is one, else the CPU)."),
     precision: str = typer.Option(
         "auto", "--precision", help="auto, fp32, bf16, fp16 or int8 (int8: dynamic quantisation, CPU only)."
     ),
     quantize: bool = typer.Option(False, "--quantize", help="Same as --precision int8."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass, at most (on a CPU a pass is also capped at 2,048 subwords: 8 full windows)."),
     chunk_size: int = typer.Option(CHUNK_SIZE, "--chunk-size", min=1, help="Documents read and labelled at a time."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on standard error."),
 ) -> None:
@@ -105,7 +105,7 @@ def predict(
         if rank == 0:
             why = ""
             if precision == "auto":
-                why = " (auto: bf16 where the hardware has bf16 units, else fp32; --precision overrides)"
+                why = " (auto: bf16 where the hardware has bf16 units, else fp32 on a CPU, fp16 on a GPU; --precision overrides)"
             echo(f"labelling on {tagger.device} in {tagger.precision}{why}", err=True)
         exclude = ({output.resolve(), partial_path(output).resolve(), *(_part_path(output, r, world).resolve() for r in range(world))}
                    if output else set())

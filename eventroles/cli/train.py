@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         Runs on CPU or GPU as available; for several GPUs or machines use
         `accelerate launch -m eventroles.cli train CONFIG`.
 
-        Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint in the run folder (OUTPUT.run) and stops; run the same command with --resume to go on. --resume refuses a checkpoint written by another config (it names the keys that differ), and a fresh run refuses to throw away an interrupted run's checkpoint.
+        In one process, Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint in the run folder (OUTPUT.run) and stops; run the same command with --resume to go on. --resume refuses a checkpoint written by another config (it names the keys that differ), and a fresh run refuses to throw away an interrupted run's checkpoint. With several processes (accelerate launch) a signal stops the run and only the periodic checkpoints (training.checkpoint_every) remain.
         """
         from eventroles.train.config import load_config
         from eventroles.train.trainer import train
