@@ -192,3 +192,27 @@ def test_gold_entity_ids_of_the_project_format_give_entities_and_every_document_
     assert gold_entities(gold_docs[0], from_span_ids=True)["attacker"] == [{"fmln", "fmln rebels"}]
     # without ids anywhere there is nothing to score as entities
     assert ceaf_ree([Document("d3", TEXT, spans, roles)], pred) is None
+
+
+def test_comparable_with_published_only_over_every_native_label_with_every_prediction_scored() -> None:
+    def run(spans: list[Span], roles=None):
+        return ceaf_ree([gold()], [predicted(spans)], label_to_role=LABEL_ROLE, roles=roles)
+
+    assert run(HAND_SPANS)["comparable_with_published"] is True
+    # spaCy's labels are no MUC-4 labels: scored on project roles (was 0.00 on every label, "comparable")
+    foreign = run([Span(s.start, s.end, s.role, "ORG") for s in HAND_SPANS])
+    assert foreign["key_space"] == "role" and foreign["comparable_with_published"] is False
+    assert foreign["scores"]["micro"]["correct"] > 0
+    # an attacker span without a label is not scored under PerpInd/PerpOrg: the micro is not GRIT's
+    unlabelled = run([*HAND_SPANS, at("FMLN rebels", None, role="attacker")])
+    assert unlabelled["key_space"] == "label" and unlabelled["comparable_with_published"] is False
+    # a micro without Weapon is over fewer roles than the published one
+    assert run(HAND_SPANS, roles=("attacker", "target"))["comparable_with_published"] is False
+
+
+def test_an_entity_under_two_labels_is_one_entity_of_their_role() -> None:
+    doc = gold()
+    doc.meta = {"entities": {**ENTITIES, "Victim": [["water pipes"]]}}  # listed as Target and as Victim
+    result = ceaf_ree([doc], [predicted([Span(s.start, s.end, s.role) for s in HAND_SPANS])], label_to_role=LABEL_ROLE)
+    assert result["key_space"] == "role" and result["scores"]["target"]["support"] == 3  # was 4: unreachable recall
+    assert result["gold_duplicate_entities_merged"] == 1

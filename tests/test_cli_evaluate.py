@@ -293,3 +293,18 @@ def test_a_writable_file_or_device_is_a_valid_output_whatever_its_folder_allows(
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text(encoding="utf-8"))["corpora"]
     assert run(runner, "-p", files["good"], "--data", files["gold"], "--json", "/dev/null").exit_code == 0
+
+
+def test_seeds_of_different_systems_errors_to_stdout_and_a_bom_alone(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    narrow = write(tmp_path / "narrow.jsonl", [{**row, "roles": ["attacker"], "spans": [sp for sp in row["spans"] if sp["role"] == "attacker"]}
+                                               for row in GOOD])  # a system that tags attackers only
+    result = run(runner, "-p", files["good"], "-p", narrow, "--data", files["gold"], "--seeds")
+    assert result.exit_code == 1 and "Traceback" not in result.output  # was a ValueError from deep inside
+    assert "the runs do not score the same things" in result.output
+    result = run(runner, "-p", files["good"], "--data", files["gold"], "--errors", "-")
+    assert result.exit_code == 0 and not (Path.cwd() / "-").exists()  # wrote a file named "-"
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and all("corpus" in row for row in rows) and "wrote" in result.stderr
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf\n")  # what an editor saves as an empty UTF-8 file with BOM
+    assert run(runner, "-p", bom, "--data", files["gold"]).exit_code == 0

@@ -66,7 +66,7 @@ def test_mean_std_uses_sample_std_and_keeps_non_numbers() -> None:
 
 
 def test_mean_std_rejects_runs_with_different_keys() -> None:
-    with pytest.raises(ValueError, match="keys"):
+    with pytest.raises(ValueError, match="the runs do not score the same things"):
         mean_std([{"a": {"f1": 1.0}}, {"a": {"recall": 1.0}}])
     with pytest.raises(ValueError):
         mean_std([])

@@ -165,7 +165,8 @@ def ceaf_ree(
     pairs = pair_documents(docs, pred, stats)
     predicted = [s for _, p in pairs if p is not None for s in p.spans]
     mapping: dict[str, str] | None = None
-    if native and predicted and all(s.label is None for s in predicted):
+    # Labels that are not the gold's native ones (spaCy's ORG, PERSON) are no labels: scored on roles.
+    if native and predicted and not any(s.label in first_seen for s in predicted):
         mapping = dict(label_to_role) if label_to_role is not None else _label_to_role(gold)
     entity_sets = [_remap(ents, mapping, stats) if mapping is not None else ents for _, ents in annotated]
     label_space = native and mapping is None
@@ -192,10 +193,16 @@ def ceaf_ree(
             acc[2] += len(entities)
 
     scores = score_block({k: tuple(c) for k, c in counts.items()})
+    # Comparable with a published micro only over every native key, with every prediction scored:
+    # leaving out a hard role (Weapon), or predictions under foreign labels, changes what is measured.
+    role_map = dict(label_to_role) if label_to_role is not None else (_label_to_role(gold) if label_space else {})
+    native_roles = {r for label, r in role_map.items() if label in first_seen} if label_space else set()
+    stray = sum(1 for s in predicted if s.label not in first_seen and s.role in native_roles)  # MUC-4's silver
+    comparable = label_space and set(keys) == set(first_seen) and stray == 0  # location/time do not count
     return {
         "scores": scores,
         "key_space": "label" if label_space else "role",
-        "comparable_with_published": label_space,
+        "comparable_with_published": comparable,
         "documents": len(docs),
         **{k: stats[k] for k in CEAF_COUNT_KEYS},
     }
@@ -223,7 +230,12 @@ def _remap(
         if role is None:
             stats["gold_labels_without_role"] += len(entities)
             continue
-        out.setdefault(role, []).extend(entities)
+        kept = out.setdefault(role, [])
+        for entity in entities:  # one entity listed as both Target and Victim is one target
+            if entity in kept:
+                stats["gold_duplicate_entities_merged"] += 1
+            else:
+                kept.append(entity)
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from eventroles.data.document import Document
 from eventroles.data.roles import ROLES
 
 from .ceaf import CEAF_COUNT_KEYS, PUBLISHED, ceaf_ree
-from .metrics import score_corpus
+from .metrics import ScoringError, score_corpus
 
 BLOCKS = (
     ("seqeval", "seqeval (entity level, strict IOB2)"),
@@ -110,7 +111,10 @@ def _aggregate(values: list[Any], path: str) -> Any:
         keys = list(first)
         for other in values[1:]:
             if not isinstance(other, Mapping) or set(other) != set(keys):
-                raise ValueError(f"runs differ in their keys at {path or 'the top level'}")
+                differ = sorted(set(keys) ^ set(other)) if isinstance(other, Mapping) else []
+                raise ScoringError(f"--seeds: the runs do not score the same things at {path or 'the top level'} "
+                                   f"({', '.join(map(str, differ))} in some runs only): give runs of one system, with "
+                                   "the same roles (and labels)")
         return {k: _aggregate([v[k] for v in values], f"{path}.{k}".lstrip(".")) for k in keys}
     if all(_is_number(v) for v in values):
         mean = sum(values) / len(values)
@@ -208,10 +212,15 @@ def corpus_tables(report: Mapping[str, Any]) -> list[Table]:
                 "CEAF-REE strict over the five native MUC-4 roles"
             )
         if published and not comparable:
-            table.notes.append(
-                "predictions carry no native labels, so CEAF-REE is scored on project roles "
-                f"and is not comparable with {published['system']}"
-            )
+            reasons = []
+            for system, result in ceaf.items():
+                if _plain(result["comparable_with_published"]):
+                    continue
+                space = result["key_space"] if isinstance(result["key_space"], str) else result["key_space"][0]
+                reasons.append(f"{system}: " + (
+                    "no native labels among its predictions, so it is scored on project roles" if space == "role" else
+                    "not every native role is scored, or some predictions were not (labels outside the native set, or none)"))
+            table.notes.append(f"not comparable with {published['system']} (" + "; ".join(reasons) + ")")
         tables.append(table)
     return tables
 
@@ -350,7 +359,11 @@ def to_json(report: Mapping[str, Any]) -> str:
 
 
 def write_errors(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write error examples as JSON lines; returns how many were written."""
+    """Write error examples as JSON lines ('-': standard output, as --json takes it); returns how many."""
+    if str(path) == "-":
+        lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+        sys.stdout.write("".join(lines))
+        return len(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8") as handle:

@@ -79,7 +79,7 @@ def evaluate(
         None,
         "--errors",
         help="Write false positives and false negatives (exact span match) with their context "
-        "sentence to FILE, one JSON object per line.",
+        "sentence to FILE, one JSON object per line ('-' for standard output; the tables then go to standard error).",
     ),
     ceaf: bool = typer.Option(
         True, "--ceaf/--no-ceaf", help="Also report CEAF-REE strict where the gold corpus has entity annotation."
@@ -108,6 +108,8 @@ def evaluate(
                 *((path, f"--data {spec}") for spec in data for path in source_files(spec))]
         refuse_replacing_inputs(json_path, "--json", read)
         refuse_replacing_inputs(errors, "--errors", read)
+        if errors is not None and json_path is not None and str(errors) == str(json_path) == "-":
+            raise UserError("--json - and --errors - cannot both go to standard output: give one of them a FILE")
         golds = {spec: _load_gold(spec) for spec in data}
         files = {path: _read_predictions(path) for path in predictions}
         names = _system_names([*models, *predictions])
@@ -131,12 +133,12 @@ def evaluate(
 
         if errors is not None:
             count = write_errors(errors, error_rows)
-            echo(f"wrote {count} errors to {errors}", err=True)
+            echo(f"wrote {count} errors to {'standard output' if str(errors) == '-' else errors}", err=True)
         if json_path is not None:
             write_json(report, json_path)
             if str(json_path) == "-":
                 return
-        echo(to_markdown(report) if markdown else to_text(report))
+        echo(to_markdown(report) if markdown else to_text(report), err=errors is not None and str(errors) == "-")
 
 
 def _systems_for(
@@ -166,7 +168,7 @@ def _load_gold(spec: str) -> tuple[list[Document], ReadReport]:
 def _read_predictions(path: Path) -> tuple[list[Document], ReadReport]:
     """A prediction file; an empty file is a valid (empty) prediction."""
     read_report = ReadReport()
-    if path.is_file() and not path.read_bytes().strip():
+    if path.is_file() and not path.read_bytes().removeprefix(b"\xef\xbb\xbf").strip():  # a BOM alone is empty too
         return [], read_report
     return read_jsonl_file(path, read_report, corpus=path.stem), read_report
 
