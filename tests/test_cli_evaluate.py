@@ -308,3 +308,10 @@ def test_seeds_of_different_systems_errors_to_stdout_and_a_bom_alone(runner: Cli
     bom = tmp_path / "bom.jsonl"
     bom.write_bytes(b"\xef\xbb\xbf\n")  # what an editor saves as an empty UTF-8 file with BOM
     assert run(runner, "-p", bom, "--data", files["gold"]).exit_code == 0
+
+
+def test_seeds_need_two_runs_on_every_corpus(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    other = write(tmp_path / "other_gold.jsonl", [{**row, "id": row["id"] + "2"} for row in GOLD])
+    other_pred = write(tmp_path / "other_pred.jsonl", [{**row, "id": row["id"] + "2"} for row in GOOD])
+    result = run(runner, "-p", files["good"], "-p", other_pred, "--data", files["gold"], "--data", other, "--seeds")
+    assert result.exit_code == 1 and "--seeds: only" in result.output  # each corpus had one run: "± 0.00 (1 runs)"

@@ -66,7 +66,9 @@ def evaluate(
         "--predictions",
         "-p",
         help="A system's output in the project JSON-lines format (id, text, spans with character "
-        "offsets and role; label and score optional). Documents are matched to the gold by id; "
+        "offsets and role; label and score optional; an optional per-document \"roles\" list says which roles "
+        "the system outputs, and only those are scored: list every role the system can tag, not only those it "
+        "found in that document). Documents are matched to the gold by id; "
         "with several --data, a file is scored on each corpus it shares document ids with. "
         "Repeat for several systems.",
         show_default=False,
@@ -120,6 +122,8 @@ def evaluate(
         error_rows: list[dict[str, Any]] = []
         for spec, (gold, read_report) in golds.items():
             systems = _systems_for(gold, taggers, files, names, only_corpus=len(golds) == 1)
+            if seeds and len(systems) == 1:  # a mean and std over one run ("± 0.00 (1 runs)")
+                raise UserError(f"--seeds: only {next(iter(systems))} covers {spec}; give every run for each --data")
             corpus = corpus_report(spec, gold, systems, ceaf=ceaf, seeds=seeds, published=_published(spec, gold))
             corpus["gold_read_report"] = read_report.as_dict()
             corpus["prediction_read_reports"] = {
