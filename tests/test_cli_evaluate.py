@@ -167,11 +167,14 @@ def test_user_errors_exit_1_with_a_message(
 
 def test_text_mismatch_names_the_file_and_which_text_is_which(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
     squeezed = TEXT_A.replace("the town", "the  town")
-    changed = write(tmp_path / "changed.jsonl", [{"id": "a", "text": squeezed, "spans": []}])
+    changed = write(tmp_path / "changed.jsonl", [{"id": "a", "text": squeezed, "spans": []},
+                                                 {"id": "b", "text": TEXT_B.replace("Homs", "Homs "), "spans": []}])
     result = run(runner, "-d", files["gold"], "-p", files["good"], "-p", changed)
     assert result.exit_code == 1 and "Traceback" not in result.output
     at = TEXT_A.index("the town") + 4
-    assert f"{changed} against {files['gold']}: the predicted text of document 'a' differs" in result.output
+    assert f"{changed} against {files['gold']}: 2 document(s) do not keep the gold text" in result.output
+    assert "the predicted text of document 'a' differs" in result.output
+    assert "Also: document 'b' (document 2 of the file)" in result.output  # one per run before
     assert f"predicted {len(squeezed)} characters, gold {len(TEXT_A)}; first difference at character {at}" in result.output
 
 

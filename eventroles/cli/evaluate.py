@@ -193,6 +193,9 @@ def _shares_ids(docs: list[Document], gold: list[Document]) -> bool:
     return any(doc.id in ids for doc in docs)
 
 
+MAX_MISMATCHES_NAMED = 10
+
+
 def _check_files_match(
     files: dict[Path, tuple[list[Document], ReadReport]], golds: dict[str, tuple[list[Document], ReadReport]]
 ) -> None:
@@ -208,9 +211,14 @@ def _check_files_match(
             )
         for spec, (gold, _) in golds.items():
             by_id = {doc.id: doc for doc in gold}
-            for doc in docs:
-                if doc.id in by_id and doc.text != by_id[doc.id].text:
-                    raise UserError(f"{path} against {spec}: {text_mismatch(by_id[doc.id], doc)}")
+            bad = [(line, doc) for line, doc in enumerate(docs, start=1) if doc.id in by_id and doc.text != by_id[doc.id].text]
+            if bad:  # every such document at once, not one per run (document n is the n-th line read)
+                line, doc = bad[0]
+                others = "; ".join(f"document {d.id!r} (document {n} of the file)" for n, d in bad[1:MAX_MISMATCHES_NAMED])
+                more = f" (and {len(bad) - MAX_MISMATCHES_NAMED} more)" if len(bad) > MAX_MISMATCHES_NAMED else ""
+                raise UserError(f"{path} against {spec}: {len(bad)} document(s) do not keep the gold text. "
+                                f"Document {line} of the file: {text_mismatch(by_id[doc.id], doc)}"
+                                + (f". Also: {others}{more}" if others else ""))
 
 
 
