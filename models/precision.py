@@ -27,7 +27,7 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in flags for flag in (" amx_bf16", " avx512_bf16"))
 
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu(:\d+)?|mps|cuda(:\d+)?)$")  # cpu:0 is what accelerate names a process's CPU
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -37,9 +37,19 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available")
+    index = torch.device(device).index
+    if device.startswith("cuda") and index is not None and index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s): "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' asked for, but Apple's Metal backend is not available here")
     return torch.device(device)
+
+
+def cuda_has_bf16_units(device: torch.device) -> bool:
+    """Whether this GPU multiplies bf16 natively (Ampere, compute capability 8.0, and later).
+    ``torch.cuda.is_bf16_supported()`` also says yes where bf16 is only emulated (V100, T4), slowly."""
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -50,7 +60,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
             raise ValueError("int8 dynamic quantisation runs on the CPU only")
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cuda_has_bf16_units(device) else "fp16"
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 

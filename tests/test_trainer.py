@@ -407,3 +407,19 @@ def test_an_output_folder_under_a_file_is_refused_before_training(tmp_path: Path
     result = runner.invoke(app, ["train", str(SMOKE), "-o", str(tmp_path / "notes.txt" / "model"), "--no-progress"])
     assert result.exit_code == 1 and "-o " in result.output and "notes.txt is a file, not a folder" in result.output
     assert "step" not in result.output
+
+
+def test_two_processes_train_to_the_end_when_a_step_has_fewer_batches_than_processes(tmp_path: Path) -> None:
+    # On 2 processes the smoke config's last step of an epoch has one batch: the process without a
+    # batch skipped backward and the other waited in the gradient all-reduce for ever (a GPU run
+    # hangs the same way). CPU processes talk over gloo; no GPU needed.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "eventroles.cli", "train", str(SMOKE), "-o", str(tmp_path / "model"), "--no-progress"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "model" / "model.safetensors").is_file()

@@ -12,6 +12,7 @@ last as the mark of a complete checkpoint, ``config.json``, the weight average),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -75,8 +76,9 @@ def discard(run_dir: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     for name in (BEST_WEIGHTS, BEST_DEV):
         (run_dir / name).unlink(missing_ok=True)
-    if run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()
+    with contextlib.suppress(FileNotFoundError, OSError):  # several processes discard at once at start-up
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
 
 
 def config_record(config: Config, processes: int) -> dict[str, Any]:

@@ -201,8 +201,13 @@ def pretrain(
     if training.threads:
         torch.set_num_threads(training.threads)
     device = training_device(training.device)
+    if device.type == "cuda" and device.index is not None:  # accelerate's "cuda" is the current GPU: cuda:1 ran on 0
+        torch.cuda.set_device(device)
     mixed = training_precision(training.precision, device)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
+    if accelerator.num_processes > 1:  # each process would pretrain alone and all would write the folder
+        raise ConfigError("eventroles pretrain runs in one process: start it with `eventroles pretrain`, not "
+                          "accelerate launch or torchrun")
     set_seed(settings.seed)
 
     texts = training_texts(config, log)

@@ -30,7 +30,7 @@ from eventroles.data.tags import TagSet
 from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
-from eventroles.models.precision import cpu_has_bf16_units
+from eventroles.models.precision import cpu_has_bf16_units, cuda_has_bf16_units
 from eventroles.models.storage import META, ModelMeta, backbone_config_dict, foreign_files, save_model, saved_files
 from eventroles.models.warm_start import WarmStart, load_warm_start
 
@@ -133,7 +133,7 @@ def training_precision(precision: str, device: torch.device) -> str:
     """accelerate's mixed_precision value: bf16 where the hardware has bf16 units, else none."""
     if precision == "auto":
         if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            return "bf16" if cuda_has_bf16_units(device) else "fp16"
         return "bf16" if cpu_has_bf16_units() else "no"
     if precision == "fp16" and device.type == "cpu":
         raise ConfigError("training.precision fp16 needs a GPU; use auto, bf16 or fp32 on the CPU")
@@ -454,8 +454,8 @@ class Trainer:
             steps = [batches[i : i + group] for i in range(0, len(batches), group)]
             while state.step_in_epoch < len(steps) and state.step < self.total_steps and not state.stopped_early:
                 started = time.perf_counter()
-                mine = steps[state.step_in_epoch][acc.process_index :: acc.num_processes]
-                loss_value, subwords = self._optimizer_step(mine)
+                step = steps[state.step_in_epoch]
+                loss_value, subwords = self._optimizer_step(step[acc.process_index :: acc.num_processes], step)
                 state.train_seconds += time.perf_counter() - started
                 state.train_subwords += subwords
                 state.step += 1
@@ -501,19 +501,29 @@ class Trainer:
                 state.epoch += 1
                 state.step_in_epoch = 0
 
-    def _optimizer_step(self, batches: list[list[int]]) -> tuple[float, int]:
+    def _optimizer_step(self, batches: list[list[int]], step: list[list[int]]) -> tuple[float, int]:
+        """One optimizer step over this process's ``batches`` of the ``step``'s batches.
+
+        Each batch weighs the same whatever the processes' shares (DDP averages over processes),
+        and a process whose share is empty (the last step of an epoch with fewer batches than
+        processes) runs the step's first batch at weight 0: it must join the gradient all-reduce,
+        or the other processes wait for it for ever."""
         acc = self.accelerator
         total = 0.0
         subwords = 0
-        for index, batch in enumerate(batches):
+        stand_in = not batches
+        for index, batch in enumerate(batches or step[:1]):
             tensors = {k: v.to(acc.device) for k, v in collate([self.windows[i] for i in batch], self.pad_id).items()}
-            subwords += int(tensors["attention_mask"].sum())
-            sync = index == len(batches) - 1
+            subwords += 0 if stand_in else int(tensors["attention_mask"].sum())
+            sync = index == max(len(batches), 1) - 1
             context = acc.no_sync(self.model) if not sync and acc.num_processes > 1 else _null()
             with context, acc.autocast():
                 logits = self.model(tensors["input_ids"], tensors["attention_mask"],
                                     tensors["shapes"] if self.config.model.word_shape else None)
-                loss = tagging_loss(logits, tensors["labels"], self.config.training.span_weight) / len(batches)
+                # (x * 1) / n is x / n to the bit in one process, as the recorded runs computed it
+                loss = tagging_loss(logits, tensors["labels"], self.config.training.span_weight) * acc.num_processes / len(step)
+                if stand_in:
+                    loss = loss * 0.0
             acc.backward(loss)
             total += float(loss.detach())
         acc.clip_grad_norm_(self.model.parameters(), self.config.training.max_grad_norm)

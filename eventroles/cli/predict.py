@@ -15,6 +15,7 @@ merges the parts in input order into OUT. A single run needs no launcher.
 
 from __future__ import annotations
 
+import datetime
 import heapq
 import json
 import os
@@ -183,7 +184,9 @@ def _distributed(device: str) -> tuple[int, int, Any]:
     from accelerate import PartialState
 
     cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
-    state = PartialState(cpu=cpu)
+    # NCCL's default 10-minute timeout would kill the processes that wait at the final barrier for
+    # the slowest share and for the merge of a long archive
+    state = PartialState(cpu=cpu, timeout=datetime.timedelta(hours=24))
     if state.num_processes != world:
         raise UserError(
             f"started as {world} processes, but accelerate set up {state.num_processes}: "
