@@ -15,7 +15,7 @@ from typing import Callable
 from .document import Document
 from .download import default_data_root as data_root
 from .problems import CorpusNotFoundError, ReadReport
-from .readers.jsonl import read_jsonl_file
+from .readers.jsonl import JSONL_SUFFIXES, read_jsonl_file
 
 Reader = Callable[[Path, str, ReadReport], list[Document]]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -104,11 +104,8 @@ def parse_spec(spec: str, default_split: str = "test") -> tuple[str, str]:
     return name, split or default_split
 
 
-JSONL_FILE_SUFFIXES = (".jsonl", ".ndjson")
-
-
 def is_jsonl_file(spec: str) -> bool:
-    return Path(spec).suffix.lower() in JSONL_FILE_SUFFIXES
+    return Path(spec).suffix.lower() in JSONL_SUFFIXES
 
 
 def get_corpus(name: str) -> CorpusInfo:

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import BinaryIO, Collection, Iterable, Iterator
 
 from eventroles.data.document import unpaired_surrogate
+from eventroles.data.readers.jsonl import JSONL_SUFFIXES
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_SUFFIXES = (".txt",)
 STDIN = "-"
 # Files that hold articles in a structure (or a binary format), not as plain text: named on the
@@ -133,9 +133,7 @@ def shown(path: Path | str) -> str:
 def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]:
     unreadable: list[OSError] = []
     for root, dirs, files in os.walk(folder, onerror=unreadable.append):
-        while unreadable:  # a sub-folder os.walk could not list: said, not passed over
-            error = unreadable.pop(0)
-            yield BadInput(shown(error.filename or root), "unreadable", f"a folder that cannot be read: {error.strerror or error}")
+        yield from _unlisted(unreadable, root)  # a sub-folder os.walk could not list: said, not passed over
         for name in sorted(d for d in dirs if d.startswith(".")):
             yield BadInput(shown(Path(root) / name), "hidden", "a hidden folder, not read")
         linked = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).is_symlink())
@@ -154,9 +152,14 @@ def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]
                 yield from read_file(path)
             else:
                 yield BadInput(shown(path), "unsupported", "not a .txt or .jsonl file")
-    while unreadable:  # the folder itself
-        error = unreadable.pop(0)
-        yield BadInput(shown(error.filename or folder), "unreadable", f"a folder that cannot be read: {error.strerror or error}")
+    yield from _unlisted(unreadable, folder)  # the folder itself
+
+
+def _unlisted(errors: list[OSError], where: Path | str) -> Iterator[Input]:
+    """The folders ``os.walk`` reported it could not list (emptying ``errors``)."""
+    while errors:
+        error = errors.pop(0)
+        yield BadInput(shown(error.filename or where), "unreadable", f"a folder that cannot be read: {error.strerror or error}")
 
 
 def read_file(path: Path) -> Iterator[Input]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -31,6 +32,16 @@ def _meta(model: RoleTagger) -> ModelMeta:
     tagset = TagSet.from_labels({"PerpInd": "attacker", "Target": "target", "SilverTime": "time"})
     return ModelMeta(tagset, storage.backbone_config_dict(model), word_shape=model.shape_embedding is not None,
                      max_length=64, stride=16, info={"config": {"training": {"seed": 7}}, "dev": {"f1": 0.5}})
+
+
+def _saved_with_meta(tmp_path: Path, tokenizer, edit: Callable[[dict], None]) -> Path:
+    """A saved model folder whose eventroles.json ``edit`` changed (as a hand, or another version, would)."""
+    model = _model(tokenizer)
+    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
+    meta = json.loads((folder / META).read_text())
+    edit(meta)
+    (folder / META).write_text(json.dumps(meta))
+    return folder
 
 
 def _outputs(model: RoleTagger, tokenizer) -> torch.Tensor:
@@ -119,21 +130,15 @@ def test_corrupt_weights_are_a_model_folder_error(tmp_path: Path, tokenizer) -> 
 
 
 def test_weights_that_do_not_match_the_metadata(tmp_path: Path, tokenizer) -> None:
-    model = _model(tokenizer, word_shape=True)
-    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
-    meta = json.loads((folder / META).read_text())
-    meta["word_shape"] = False  # the weights hold a shape embedding the metadata does not describe
-    (folder / META).write_text(json.dumps(meta))
+    # the weights hold a shape embedding the metadata does not describe
+    folder = _saved_with_meta(tmp_path, tokenizer, lambda meta: meta.update(word_shape=False))
     with pytest.raises(ModelFolderError, match="does not match"):
         load_model(folder)
 
 
 def test_weights_for_another_number_of_tags(tmp_path: Path, tokenizer) -> None:
-    model = _model(tokenizer)
-    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
-    meta = json.loads((folder / META).read_text())
-    meta["tagset"] = TagSet.from_roles().to_dict()  # five heads; the weights hold three
-    (folder / META).write_text(json.dumps(meta))
+    # five heads; the weights hold three
+    folder = _saved_with_meta(tmp_path, tokenizer, lambda meta: meta.update(tagset=TagSet.from_roles().to_dict()))
     with pytest.raises(ModelFolderError, match="does not match"):
         load_model(folder)
 
@@ -149,11 +154,8 @@ def test_missing_tokenizer_is_a_model_folder_error(tmp_path: Path, tokenizer) ->
 
 
 def test_a_model_of_an_older_format_says_to_retrain(tmp_path: Path, tokenizer) -> None:
-    model = _model(tokenizer)
-    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
-    meta = json.loads((folder / META).read_text())
-    meta["format_version"] = 1  # B/I/O softmax per tag: its weights mean something else now
-    (folder / META).write_text(json.dumps(meta))
+    # B/I/O softmax per tag: its weights mean something else now
+    folder = _saved_with_meta(tmp_path, tokenizer, lambda meta: meta.update(format_version=1))
     with pytest.raises(ModelFolderError, match="format version 1.*retrain it with `eventroles train`"):
         load_model(folder)
 
@@ -167,24 +169,19 @@ def test_a_model_without_tokenizer_json_is_refused_not_loaded_with_five_tokens(t
 
 
 def test_a_model_of_a_newer_format_says_to_upgrade(tmp_path: Path, tokenizer) -> None:
-    model = _model(tokenizer)
-    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
-    meta = json.loads((folder / META).read_text())
-    meta["format_version"] = storage.FORMAT_VERSION + 1
-    (folder / META).write_text(json.dumps(meta))
+    folder = _saved_with_meta(tmp_path, tokenizer, lambda meta: meta.update(format_version=storage.FORMAT_VERSION + 1))
     with pytest.raises(ModelFolderError, match="newer eventroles.*upgrade eventroles"):
         load_model(folder)
 
 
 @pytest.mark.parametrize("change", [{"model_type": None}, {"model_type": "no-such-architecture"}])
 def test_a_backbone_description_that_cannot_be_built_names_the_file(tmp_path: Path, tokenizer, change: dict) -> None:
-    model = _model(tokenizer)
-    folder = save_model(model, tokenizer, _meta(model), tmp_path / "tagger")
-    meta = json.loads((folder / META).read_text())
-    meta["backbone_config"].update(change)
-    if change["model_type"] is None:
-        del meta["backbone_config"]["model_type"]
-    (folder / META).write_text(json.dumps(meta))
+    def edit(meta: dict) -> None:
+        meta["backbone_config"].update(change)
+        if change["model_type"] is None:
+            del meta["backbone_config"]["model_type"]
+
+    folder = _saved_with_meta(tmp_path, tokenizer, edit)
     with pytest.raises(ModelFolderError, match=f"{META}: the backbone configuration"):
         load_model(folder)
 

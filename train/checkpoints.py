@@ -76,7 +76,7 @@ def discard(run_dir: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     for name in (BEST_WEIGHTS, BEST_DEV):
         (run_dir / name).unlink(missing_ok=True)
-    with contextlib.suppress(FileNotFoundError, OSError):  # several processes discard at once at start-up
+    with contextlib.suppress(OSError):  # several processes discard at once at start-up (gone, or no longer empty)
         if run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()
 

@@ -124,6 +124,15 @@ def note_leaks(
     return leaks
 
 
+def leak_note(label: str, report: ReadReport) -> str | None:
+    """What ``note_leaks`` counted in ``report``, as one line naming each pair; None when nothing."""
+    leaks = report.counts.get(LEAK_KIND, 0)
+    if not leaks:
+        return None
+    pairs = "; ".join(report.examples.get(LEAK_KIND, []))
+    return f"{label}: {leaks} training document(s) have the text of a held-out document ({pairs}); they are kept"
+
+
 def load_corpora(config: Config) -> list[LoadedCorpus]:
     loaded = []
     for corpus in config.data.corpora:

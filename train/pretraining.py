@@ -39,7 +39,7 @@ from eventroles.models.backbone import (
 from eventroles.models.storage import foreign_files, replace_folder, saved_files
 
 from .config import Config, ConfigError
-from .corpora import LEAK_KIND, load_split, note_leaks
+from .corpora import leak_note, load_split, note_leaks
 from .progress import beside_bars
 
 
@@ -90,10 +90,10 @@ def training_texts(config: Config, log: Callable[[str], None] | None = None) -> 
         for split in corpus.train:
             docs += load_split(corpus, split)[0]
         report = ReadReport()
-        leaks = note_leaks(corpus, docs, report)
+        note_leaks(corpus, docs, report)
+        leaks = leak_note(corpus.label, report)
         if leaks and log is not None:
-            pairs = "; ".join(report.examples.get(LEAK_KIND, []))
-            log(f"warning: {corpus.label}: {leaks} training text(s) are also in a held-out split ({pairs}); kept")
+            log(f"warning: {leaks}")
         texts += [doc.text for doc in docs if doc.text.strip()]
     return texts
 

@@ -41,7 +41,7 @@ from .checkpoints import (
     config_record, discard, find_checkpoint, staging_folder, swap_in, write_atomically,
 )
 from .config import Config, ConfigError, OutputConfig
-from .corpora import LEAK_KIND, LoadedCorpus, load_corpora
+from .corpora import LEAK_KIND, LoadedCorpus, leak_note, load_corpora
 from .progress import beside_bars
 
 
@@ -225,11 +225,9 @@ class Trainer:
             self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
         for corpus in self.corpora:
-            leaks = corpus.report.counts.get(LEAK_KIND, 0)
+            leaks = leak_note(corpus.label, corpus.report)
             if leaks:
-                pairs = "; ".join(corpus.report.examples.get(LEAK_KIND, []))
-                self.log(f"warning: {corpus.label}: {leaks} training document(s) have the text of a held-out "
-                         f"document ({pairs}); they are kept, and counted in the model's read report")
+                self.log(f"warning: {leaks}, and counted in the model's read report")
         check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
         for source, corpus in enumerate(self.corpora):
@@ -512,10 +510,11 @@ class Trainer:
         total = 0.0
         subwords = 0
         stand_in = not batches
-        for index, batch in enumerate(batches or step[:1]):
+        run = batches or step[:1]
+        for index, batch in enumerate(run):
             tensors = {k: v.to(acc.device) for k, v in collate([self.windows[i] for i in batch], self.pad_id).items()}
             subwords += 0 if stand_in else int(tensors["attention_mask"].sum())
-            sync = index == max(len(batches), 1) - 1
+            sync = index == len(run) - 1
             context = acc.no_sync(self.model) if not sync and acc.num_processes > 1 else _null()
             with context, acc.autocast():
                 logits = self.model(tensors["input_ids"], tensors["attention_mask"],

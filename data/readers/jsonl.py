@@ -24,6 +24,10 @@ from ..roles import ROLES
 from ..words import snap_to_words
 
 
+# The suffixes of a JSON-lines file, for every reader of one (corpus specs, predict's inputs).
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` for non-blank lines; clear errors for bad encodings."""
     if path.is_dir():

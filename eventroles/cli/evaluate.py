@@ -211,13 +211,13 @@ def _check_files_match(
             )
         for spec, (gold, _) in golds.items():
             by_id = {doc.id: doc for doc in gold}
-            bad = [(line, doc) for line, doc in enumerate(docs, start=1) if doc.id in by_id and doc.text != by_id[doc.id].text]
-            if bad:  # every such document at once, not one per run (document n is the n-th line read)
-                line, doc = bad[0]
+            bad = [(n, doc) for n, doc in enumerate(docs, start=1) if doc.id in by_id and doc.text != by_id[doc.id].text]
+            if bad:  # every such document at once, not one per run (n: the n-th document of the file)
+                number, doc = bad[0]
                 others = "; ".join(f"document {d.id!r} (document {n} of the file)" for n, d in bad[1:MAX_MISMATCHES_NAMED])
                 more = f" (and {len(bad) - MAX_MISMATCHES_NAMED} more)" if len(bad) > MAX_MISMATCHES_NAMED else ""
                 raise UserError(f"{path} against {spec}: {len(bad)} document(s) do not keep the gold text. "
-                                f"Document {line} of the file: {text_mismatch(by_id[doc.id], doc)}"
+                                f"Document {number} of the file: {text_mismatch(by_id[doc.id], doc)}"
                                 + (f". Also: {others}{more}" if others else ""))
 
 

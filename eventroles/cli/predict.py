@@ -320,10 +320,7 @@ def _open_output(stack: ExitStack, output: Path | None) -> TextIO:
         except (AttributeError, ValueError, OSError):
             pass
         return sys.stdout
-    blocking = next((p for p in output.parents if p.is_file()), None)
-    if blocking is not None:
-        raise UserError(f"{output}: cannot write the output: {blocking} is a file, not a folder")
-    try:
+    try:  # a parent that is a file was refused before the model loaded (check_output_path)
         output.parent.mkdir(parents=True, exist_ok=True)
         return stack.enter_context(output.open("w", encoding="utf-8", newline=""))
     except OSError as error:
@@ -351,9 +348,10 @@ def _write_all(
 
     # Only a plain file (or a new one) is written beside and renamed: a link, /dev/null, a FIFO or
     # /dev/fd/N from a shell's >(...) is written in place, as the user pointed it.
-    to_file = output is not None and str(output) != "-" and not output.is_symlink() and (
+    renamed = output is not None and str(output) != "-" and not output.is_symlink() and (
         not output.exists() or output.is_file())
-    target = partial_path(output) if to_file and output is not None else output
+    partial = partial_path(output) if renamed and output is not None else None
+    target = partial or output
     with ExitStack() as stack:
         writer = _writer(fmt, _open_output(stack, target), tagger, model)
         sink = _Sink(writer, beside_bars(lambda message: echo(message, err=True)))
@@ -364,17 +362,17 @@ def _write_all(
             writer.end()
         except KeyboardInterrupt:
             stack.close()
-            where = f"they are in {target}, and {output} is unchanged" if to_file else "the output above is cut short"
+            where = f"they are in {partial}, and {output} is unchanged" if partial else "the output above is cut short"
             echo(f"interrupted after {sink.labelled} labelled document(s): {where}", err=True)
             raise typer.Exit(130) from None
     labelled, spans, counts = sink.summary()
-    if to_file and output is not None and target is not None:
+    if partial is not None and output is not None:
         if labelled:
             if output.exists():  # the replaced file's permissions, not the umask's
-                os.chmod(target, output.stat().st_mode & 0o7777)
-            os.replace(target, output)
+                os.chmod(partial, output.stat().st_mode & 0o7777)
+            os.replace(partial, output)
         else:
-            target.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
             echo(f"{output} not written (nothing was labelled)" + (": the file there is unchanged" if output.exists() else ""),
                  err=True)
     return labelled, spans, counts
