@@ -17,7 +17,8 @@ Rules:
   files are read as above, any other file is reported as ``unsupported``; hidden files and
   folders (names starting with ".") are not read, and reported as ``hidden`` (one per file or
   folder) so that the summary can count them; a symbolic link to a folder inside it is not
-  followed (a link to a parent would loop) and a sub-folder that cannot be listed is not read:
+  followed (a link to a parent would loop), a symbolic link to a file that the walk reads anyway
+  (inside the folder) is not read twice, and a sub-folder that cannot be listed is not read:
   each is reported; a file name that is not UTF-8 is shown (and used as the id) with backslash
   escapes;
 - ``-`` is standard input: JSON lines when its first non-blank character is ``{``, else one
@@ -63,6 +64,7 @@ KINDS = {
     "not_found": "missing path",
     "unreadable": "cannot be read",
     "linked_folder": "linked folder not followed",
+    "linked_file": "link to a file also read",
     "empty_file": "empty file",
     "binary": "binary file",
     "nul_line": "line with NUL bytes",
@@ -149,10 +151,31 @@ def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]
                 yield BadInput(shown(path), "hidden", "a hidden file, not read")
                 continue
             if path.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
-                yield from read_file(path)
+                target = _walked_target(path, folder)
+                if target is not None:
+                    yield BadInput(shown(path), "linked_file", f"a symbolic link to {shown(target)}, which is labelled once, under its own name")
+                else:
+                    yield from read_file(path)
             else:
                 yield BadInput(shown(path), "unsupported", "not a .txt or .jsonl file")
     yield from _unlisted(unreadable, folder)  # the folder itself
+
+
+def _walked_target(path: Path, folder: Path) -> Path | None:
+    """Where a symbolic link ``path`` leads, if the walk of ``folder`` reads that file itself
+    (inside it, not hidden, a suffix it reads); else None. Resolved, so no part is a link."""
+    if not path.is_symlink():
+        return None
+    try:
+        target, top = path.resolve(strict=True), folder.resolve(strict=True)
+        inside = target.relative_to(top)
+    except (OSError, ValueError, RuntimeError):  # broken or looping link, or a file elsewhere
+        return None
+    if any(part.startswith(".") for part in inside.parts):
+        return None
+    if target.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES or not target.is_file():
+        return None
+    return Path(folder) / inside
 
 
 def _unlisted(errors: list[OSError], where: Path | str) -> Iterator[Input]:

@@ -474,3 +474,21 @@ def test_a_link_or_device_is_written_in_place_and_a_replaced_file_keeps_its_mode
     target.chmod(0o640)
     assert predict(runner, smoke_model, article, "-o", target).exit_code == 0
     assert target.stat().st_mode & 0o777 == 0o640 and rows(target)[0]["text"] == EVENT
+
+
+def test_a_link_to_a_file_of_the_archive_is_labelled_once(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "2024" / "a.txt").write_text(EVENT, encoding="utf-8")
+    (folder / "latest.txt").symlink_to(folder / "2024" / "a.txt")  # a "latest" link beside the dated files
+    (tmp_path / "elsewhere.txt").write_text(EVENT2, encoding="utf-8")
+    (folder / "outside.txt").symlink_to(tmp_path / "elsewhere.txt")  # the only way the walk reaches it: read
+    (folder / ".hidden").mkdir()
+    (folder / ".hidden" / "h.txt").write_text(EVENT2, encoding="utf-8")
+    (folder / "shown.txt").symlink_to(folder / ".hidden" / "h.txt")  # its target is not read: the link is
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["predict", str(smoke_model), str(folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ids = [row["id"] for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())]
+    assert sorted(ids) == sorted(str(folder / name) for name in ("2024/a.txt", "outside.txt", "shown.txt"))
+    assert "link to a file also read" in result.output and "latest.txt" in result.output
