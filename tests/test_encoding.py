@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from eventroles.data.document import Document, Span, clean_spans
 from eventroles.data.encoding import (
@@ -34,6 +35,7 @@ from eventroles.data.problems import ReadReport
 from eventroles.data.roles import ROLES, UnknownRoleError
 from eventroles.data.tags import BEGIN, IGNORE, INSIDE, OUTSIDE, TagSet
 from eventroles.models.backbone import load_tokenizer
+from eventroles.models.network import allowed_labels
 
 O, B, I = OUTSIDE, BEGIN, INSIDE
 ROLE_TAGS = TagSet.from_roles()
@@ -174,6 +176,24 @@ def test_unannotated_role_gets_ignore_labels(tokenizer) -> None:
     labels = subword_labels(alignment, tags)
     assert (labels[:, time] == IGNORE).all()
     assert set(labels[alignment.first_subword, ROLES.index("target")].tolist()) == {O}
+
+
+def test_unknown_spans_allow_outside_or_their_role_and_leave_gold_spans_alone() -> None:
+    # "They" is a gold attacker span and also listed unknown; "the gunmen" is only unknown.
+    text = "They attacked a post ; later the gunmen fled"
+    doc = _doc(text, [("They", "attacker"), ("a post", "target")])
+    start = text.index("the gunmen")
+    doc.meta["unknown_spans"] = [[0, 4, "attacker"], [start, start + len("the gunmen"), "attacker"]]
+    tags = word_tags(doc, ROLE_TAGS)
+    attacker = tags[:, ROLES.index("attacker")].tolist()
+    assert attacker == [B, O, O, O, O, O, IGNORE, IGNORE, O]
+    assert (tags[:, ROLES.index("target")] != IGNORE).all()  # other roles stay certain there
+    labels = torch.as_tensor(tags)
+    allowed, scored, _ = allowed_labels(labels)
+    right = allowed[7].nonzero().flatten().tolist()  # "gunmen": O, B-attacker or I-attacker
+    head = ROLES.index("attacker")
+    assert right == [0, 1 + 2 * head, 2 + 2 * head] and bool(scored[7])
+    assert allowed[0].nonzero().flatten().tolist() == [1 + 2 * head]  # "They": only B-attacker
 
 
 def test_overlapping_spans_of_different_roles_both_encode_and_decode(tokenizer) -> None:

@@ -87,6 +87,18 @@ def test_mapping_and_first_mentions(folder: Path) -> None:
     assert doc.meta["entities"]["attacker"][0] == ["Gunmen", "They"]
 
 
+def test_the_other_mentions_of_each_argument_are_kept_apart(folder: Path) -> None:
+    # Not spans (the corpus's scoring counts them as O), but recorded, so that training may treat
+    # them as "O or the role" (coreferent_mentions: unknown) instead of as certain negatives.
+    [doc] = wikievents.read(folder, "train", ReadReport())
+    coreferent = [(TEXT[start:end], role) for start, end, role in doc.meta["coreferent_mentions"]]
+    assert sorted(coreferent) == [("Northtown", "location"), ("They", "attacker")]
+    [(start, _, _)] = [m for m in doc.meta["coreferent_mentions"] if m[2] == "location"]
+    assert start == _m("Northtown", 1)[1]  # the second "Northtown", not the argument mention
+    [doc] = wikievents.read(folder, "train", ReadReport(), mentions="all")
+    assert doc.meta["coreferent_mentions"] == []  # every mention is already a span
+
+
 def test_all_mentions_and_all_events(folder: Path) -> None:
     [doc] = wikievents.read(folder, "dev", ReadReport(), mentions="all")
     assert _by_label(doc)["Attacker"] == ["attacker:Gunmen", "attacker:They"]

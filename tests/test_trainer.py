@@ -423,3 +423,21 @@ def test_two_processes_train_to_the_end_when_a_step_has_fewer_batches_than_proce
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_coreferent_mentions_unknown_reaches_training_and_is_refused_where_no_corpus_records_them(tmp_path: Path) -> None:
+    from eventroles.data.document import Document, Span
+    from eventroles.train.config import CorpusConfig
+    from eventroles.train.corpora import load_corpora, restrict_roles
+
+    text = "Rebels shelled the town ; the rebels later withdrew"
+    doc = Document("d", text, [Span(0, 6, "attacker", "Attacker")], frozenset({"attacker", "target"}))
+    doc.meta["coreferent_mentions"] = [[26, 36, "attacker"], [15, 23, "target"]]
+    unknown = CorpusConfig(name="wikievents", coreferent_mentions="unknown", role_map={"attacker": "target", "target": None})
+    mapped = restrict_roles(doc, unknown)
+    assert mapped.meta["unknown_spans"] == [[26, 36, "target"]]  # renamed as the spans are; a dropped role goes
+    assert "unknown_spans" not in restrict_roles(mapped, CorpusConfig(name="wikievents")).meta  # the default: O
+    config = load_config(SMOKE, [f"output.dir={tmp_path / 'model'}", f"data.corpora.0.path={FIXTURES / 'smoke'}",
+                                 "data.corpora.0.coreferent_mentions=unknown"])
+    with pytest.raises(ConfigError, match=r"data.corpora\[0\] \(smoke\): coreferent_mentions: unknown, but this corpus records no"):
+        load_corpora(config)

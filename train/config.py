@@ -109,6 +109,11 @@ class CorpusConfig(Section):
     )
     roles: list[str] | None = Field(None, description="use only these of the corpus's roles")
     role_map: dict[str, str | None] = Field(default_factory=dict, description="rename roles; null drops one")
+    coreferent_mentions: Literal["outside", "unknown"] = Field(
+        "outside",
+        description="the other mentions of an argument in a corpus that annotates one mention of it (WikiEvents): "
+        "'outside' trains them as O, as its scoring counts them; 'unknown' takes O or the role as right there",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "CorpusConfig":

@@ -11,7 +11,7 @@ from eventroles.data.problems import CorpusNotFoundError, ReadReport
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.data.registry import get_corpus, load_corpus
 
-from .config import Config, CorpusConfig
+from .config import Config, ConfigError, CorpusConfig
 
 
 @dataclass
@@ -31,12 +31,15 @@ class LoadedCorpus:
         for split, docs in (("train", self.train), ("dev", self.dev)):
             for doc in docs:
                 spans = sorted((s.start, s.end, s.role, s.label or "") for s in doc.spans)
-                digest.update(json.dumps([split, doc.id, doc.text, spans, sorted(doc.roles)]).encode("utf-8"))
+                record = [split, doc.id, doc.text, spans, sorted(doc.roles)]
+                unknown = doc.meta.get("unknown_spans")
+                digest.update(json.dumps(record + [unknown] if unknown else record).encode("utf-8"))
         return digest.hexdigest()[:16]
 
 
 def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:
-    """Apply a corpus entry's ``role_map`` and ``roles`` filter to one document."""
+    """Apply a corpus entry's ``role_map`` and ``roles`` filter to one document, and its
+    ``coreferent_mentions: unknown`` (the reader's coreferent mentions become ``unknown_spans``)."""
     role_map = corpus.role_map
     spans: list[Span] = []
     for span in doc.spans:
@@ -48,7 +51,11 @@ def restrict_roles(doc: Document, corpus: CorpusConfig) -> Document:
     if corpus.roles is not None:
         roles &= set(corpus.roles)
         spans = [s for s in spans if s.role in roles]
-    return replace(doc, spans=sorted(spans), roles=frozenset(roles))  # type: ignore[arg-type]
+    meta = {key: value for key, value in doc.meta.items() if key != "unknown_spans"}
+    if corpus.coreferent_mentions == "unknown":
+        mentions = ((start, end, role_map.get(role, role)) for start, end, role in doc.meta.get("coreferent_mentions", ()))
+        meta["unknown_spans"] = [[start, end, role] for start, end, role in mentions if role in roles]
+    return replace(doc, spans=sorted(spans), roles=frozenset(roles), meta=meta)  # type: ignore[arg-type]
 
 
 def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Document]:
@@ -133,16 +140,32 @@ def leak_note(label: str, report: ReadReport) -> str | None:
     return f"{label}: {leaks} training document(s) have the text of a held-out document ({pairs}); they are kept"
 
 
+def _note_unknown(index: int, corpus: CorpusConfig, train: list[Document], report: ReadReport) -> None:
+    """Count the training mentions ``coreferent_mentions: unknown`` made "O or the role"; a corpus
+    whose reader records no coreferent mentions is a config mistake, not a silent no-op."""
+    if corpus.coreferent_mentions != "unknown":
+        return
+    if train and not any("coreferent_mentions" in doc.meta for doc in train):
+        raise ConfigError(
+            f"data.corpora[{index}] ({corpus.label}): coreferent_mentions: unknown, but this corpus records no coreferent "
+            f"mentions (wikievents does: it annotates one mention per argument); remove the key"
+        )
+    report.note("coreferent_mention_trained_as_unknown", sum(len(doc.meta.get("unknown_spans", ())) for doc in train))
+
+
 def load_corpora(config: Config) -> list[LoadedCorpus]:
     loaded = []
-    for corpus in config.data.corpora:
+    for index, corpus in enumerate(config.data.corpora):
         report = ReadReport()
         train = [d for split in corpus.train for d in load_split(corpus, split, report)[0]]
         dev_splits = {split: load_split(corpus, split, report)[0] for split in corpus.dev}
         dev = [d for docs in dev_splits.values() for d in docs]
         note_leaks(corpus, train, report, dev_splits)
+        _note_unknown(index, corpus, train, report)
         source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight,
                         "negative_windows": corpus.negative_windows}
+        if corpus.coreferent_mentions != "outside":
+            source["coreferent_mentions"] = corpus.coreferent_mentions
         if corpus.name is not None:
             info = get_corpus(corpus.name)
             source.update(name=info.name, licence=info.licence, description=info.description)

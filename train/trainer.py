@@ -228,6 +228,9 @@ class Trainer:
             leaks = leak_note(corpus.label, corpus.report)
             if leaks:
                 self.log(f"warning: {leaks}, and counted in the model's read report")
+            unknown = corpus.report.facts.get("coreferent_mention_trained_as_unknown")
+            if unknown is not None:
+                self.log(f"{corpus.label}: {unknown} other mentions of arguments trained as 'O or the role' (coreferent_mentions: unknown)")
         check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
         for source, corpus in enumerate(self.corpora):

@@ -26,7 +26,10 @@ does not match its mention is moved to the nearest whole-word occurrence
 (``mention_offset_repaired``) or dropped (``mention_not_found``). Some mentions were cut short
 by a character in the conversion ("thre" for "three"): ``clean_spans`` widens those spans to
 whole words (``span_snapped_to_words``) and the entity strings are widened likewise. No time
-role.
+role. With ``mentions="first"`` the other mentions of each argument entity are kept as
+``doc.meta["coreferent_mentions"]`` (``[start, end, role]``): annotated as that role by nobody,
+yet not outside it either; a config may train them as "O or the role"
+(``coreferent_mentions: unknown``) instead of as O.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ def _document(
         raise fail("missing or not a list", "templates")
     spans: list[Span] = []
     arguments: list[tuple[str, list[tuple[str, int]], list]] = []  # (role, entity, located)
+    coreferent: set[tuple[int, int, str]] = set()  # the argument entities' other mentions
     for index, template in enumerate(templates):
         if not isinstance(template, dict) or not isinstance(template.get("incident_type"), str):
             raise fail("must be an object with a string incident_type", f"templates[{index}]")
@@ -121,6 +125,7 @@ def _document(
                 arguments.append((role, entity, located))
                 chosen = located if mentions == "all" else located[:1]
                 spans.extend(Span(found[0], found[1], role, name) for found in chosen if found is not None)
+                coreferent.update((f[0], f[1], role) for f in located[len(chosen):] if f is not None)
     unique = list(dict.fromkeys(spans))  # one argument of several events (Place of an attack and a death)
     report.note("arguments_shared_by_events", len(spans) - len(unique))
     doc = Document(doc_id, text, unique, ROLES, "wikievents")
@@ -128,6 +133,7 @@ def _document(
     for role, entity, located in arguments:
         _merge_entity(entities[role], entity, _mention_strings(text, doc.words, entity, located))
     doc.meta["entities"] = {role: [strings for _, strings in found] for role, found in entities.items()}
+    doc.meta["coreferent_mentions"] = [list(mention) for mention in sorted(coreferent)]
     return doc
 
 
