@@ -17,8 +17,9 @@ Rules:
   files are read as above, any other file is reported as ``unsupported``; hidden files and
   folders (names starting with ".") are not read, and reported as ``hidden`` (one per file or
   folder) so that the summary can count them; a symbolic link to a folder inside it is not
-  followed (a link to a parent would loop), a symbolic link to a file that the walk reads anyway
-  (inside the folder) is not read twice, and a sub-folder that cannot be listed is not read:
+  followed (a link to a parent would loop), a file reached twice (a symbolic link to a file the
+  walk also reads, two links to one file) is read once, under its own name where the walk reads
+  it, and a sub-folder that cannot be listed is not read:
   each is reported; a file name that is not UTF-8 is shown (and used as the id) with backslash
   escapes;
 - ``-`` is standard input: JSON lines when its first non-blank character is ``{``, else one
@@ -64,7 +65,7 @@ KINDS = {
     "not_found": "missing path",
     "unreadable": "cannot be read",
     "linked_folder": "linked folder not followed",
-    "linked_file": "link to a file also read",
+    "linked_file": "link to an article labelled under another name",
     "empty_file": "empty file",
     "binary": "binary file",
     "nul_line": "line with NUL bytes",
@@ -134,6 +135,9 @@ def shown(path: Path | str) -> str:
 
 def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]:
     unreadable: list[OSError] = []
+    read: dict[Path, Path] = {}  # resolved file -> the path it was labelled under
+    links: list[tuple[Path, Path]] = []  # links to files inside the folder: labelled last, if still unread
+    top = _resolved(folder)
     for root, dirs, files in os.walk(folder, onerror=unreadable.append):
         yield from _unlisted(unreadable, root)  # a sub-folder os.walk could not list: said, not passed over
         for name in sorted(d for d in dirs if d.startswith(".")):
@@ -149,33 +153,32 @@ def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]
                 continue
             if name.startswith("."):
                 yield BadInput(shown(path), "hidden", "a hidden file, not read")
-                continue
-            if path.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
-                target = _walked_target(path, folder)
-                if target is not None:
-                    yield BadInput(shown(path), "linked_file", f"a symbolic link to {shown(target)}, which is labelled once, under its own name")
-                else:
-                    yield from read_file(path)
-            else:
+            elif path.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES:
                 yield BadInput(shown(path), "unsupported", "not a .txt or .jsonl file")
+            elif (target := _resolved(path)) is not None and path.is_symlink() and top is not None and target.is_relative_to(top):
+                links.append((path, target))  # its target is probably walked too: labelled under its own name
+            else:
+                yield from _read_once(path, target, read)
     yield from _unlisted(unreadable, folder)  # the folder itself
+    for path, target in links:  # a target the walk did not read (hidden, unlisted, another suffix): read here
+        yield from _read_once(path, target, read)
 
 
-def _walked_target(path: Path, folder: Path) -> Path | None:
-    """Where a symbolic link ``path`` leads, if the walk of ``folder`` reads that file itself
-    (inside it, not hidden, a suffix it reads); else None. Resolved, so no part is a link."""
-    if not path.is_symlink():
-        return None
+def _resolved(path: Path) -> Path | None:
     try:
-        target, top = path.resolve(strict=True), folder.resolve(strict=True)
-        inside = target.relative_to(top)
-    except (OSError, ValueError, RuntimeError):  # broken or looping link, or a file elsewhere
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a broken or looping link: read_file reports it
         return None
-    if any(part.startswith(".") for part in inside.parts):
-        return None
-    if target.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES or not target.is_file():
-        return None
-    return Path(folder) / inside
+
+
+def _read_once(path: Path, target: Path | None, read: dict[Path, Path]) -> Iterator[Input]:
+    """``path`` read, unless the file it leads to was already read under another name (links)."""
+    if target is not None and target in read:
+        yield BadInput(shown(path), "linked_file", f"a symbolic link to {shown(read[target])}, which is labelled once, under that name")
+        return
+    if target is not None:
+        read[target] = path
+    yield from read_file(path)
 
 
 def _unlisted(errors: list[OSError], where: Path | str) -> Iterator[Input]:

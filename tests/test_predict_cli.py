@@ -476,19 +476,43 @@ def test_a_link_or_device_is_written_in_place_and_a_replaced_file_keeps_its_mode
     assert target.stat().st_mode & 0o777 == 0o640 and rows(target)[0]["text"] == EVENT
 
 
-def test_a_link_to_a_file_of_the_archive_is_labelled_once(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+def test_a_file_reached_through_links_is_labelled_once(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     (folder / "2024").mkdir(parents=True)
     (folder / "2024" / "a.txt").write_text(EVENT, encoding="utf-8")
     (folder / "latest.txt").symlink_to(folder / "2024" / "a.txt")  # a "latest" link beside the dated files
     (tmp_path / "elsewhere.txt").write_text(EVENT2, encoding="utf-8")
-    (folder / "outside.txt").symlink_to(tmp_path / "elsewhere.txt")  # the only way the walk reaches it: read
+    (folder / "again.txt").symlink_to(tmp_path / "elsewhere.txt")  # two links to one file outside: read once
+    (folder / "outside.txt").symlink_to(tmp_path / "elsewhere.txt")
+    (folder / "zchain.txt").symlink_to(folder / "outside.txt")  # a link to a link to it
     (folder / ".hidden").mkdir()
-    (folder / ".hidden" / "h.txt").write_text(EVENT2, encoding="utf-8")
-    (folder / "shown.txt").symlink_to(folder / ".hidden" / "h.txt")  # its target is not read: the link is
+    (folder / ".hidden" / "h.txt").write_text(EVENT2 + " Again.", encoding="utf-8")
+    (folder / "shown.txt").symlink_to(folder / ".hidden" / "h.txt")  # the walk does not read its target: the link is
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["predict", str(smoke_model), str(folder), "-o", str(out)])
     assert result.exit_code == 0, result.output
     ids = [row["id"] for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())]
-    assert sorted(ids) == sorted(str(folder / name) for name in ("2024/a.txt", "outside.txt", "shown.txt"))
-    assert "link to a file also read" in result.output and "latest.txt" in result.output
+    assert sorted(ids) == sorted(str(folder / name) for name in ("2024/a.txt", "again.txt", "shown.txt"))
+    assert "skipped 0; hidden files or folders not read: 1; links to an article labelled under its own name, not again: 3" in result.output
+
+
+def test_a_link_into_a_folder_the_walk_cannot_list_is_read_through_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventroles.models.sources import BadInput, TextInput, iter_inputs
+
+    folder = tmp_path / "archive"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "locked" / "a.txt").write_text(EVENT, encoding="utf-8")
+    (folder / "latest.txt").symlink_to(folder / "locked" / "a.txt")
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args):  # as a folder without read permission (the tests may run as root)
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    items = list(iter_inputs([folder]))
+    assert [item.id for item in items if isinstance(item, TextInput)] == [str(folder / "latest.txt")]  # once, not never
+    assert [item.kind for item in items if isinstance(item, BadInput)] == ["unreadable"]

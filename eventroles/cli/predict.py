@@ -430,10 +430,11 @@ def _part_rows(handle: TextIO) -> Iterator[tuple[int, Any]]:
 
 
 def _summary_line(labelled: int, spans: int, counts: Counter[str], world: int) -> str:
-    """``labelled N documents (S spans), skipped K: why n, ...`` plus hidden entries and repeated ids."""
+    """``labelled N documents (S spans), skipped K: why n, ...`` plus hidden entries, links to an
+    article already labelled and repeated ids (none of them an article left unlabelled)."""
     from eventroles.models.sources import KINDS
 
-    notes = {"hidden": counts.get("hidden", 0), "repeated_id": counts.get("repeated_id", 0)}
+    notes = {kind: counts.get(kind, 0) for kind in ("hidden", "linked_file", "repeated_id")}
     skipped = Counter({kind: n for kind, n in counts.items() if kind not in notes and n})
     line = f"labelled {labelled} document{'s' if labelled != 1 else ''} ({spans} spans)"
     line += f", skipped {sum(skipped.values())}"
@@ -441,6 +442,8 @@ def _summary_line(labelled: int, spans: int, counts: Counter[str], world: int) -
         line += ": " + ", ".join(f"{KINDS.get(kind, kind)} {n}" for kind, n in sorted(skipped.items(), key=lambda kv: -kv[1]))
     if notes["hidden"]:
         line += f"; hidden files or folders not read: {notes['hidden']}"
+    if notes["linked_file"]:
+        line += f"; links to an article labelled under its own name, not again: {notes['linked_file']}"
     if notes["repeated_id"]:
         line += f"; labelled documents whose id repeats an earlier one: {notes['repeated_id']}"
     if world > 1:
