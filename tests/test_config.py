@@ -263,3 +263,16 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path: Path, monk
 def test_a_home_folder_of_an_unknown_user_is_a_config_error(tmp_path: Path) -> None:
     message = _error(tmp_path, "data:\n  corpora:\n    - path: ~nosuchuser-eventroles/articles\n")
     assert "data.corpora.0.path" in message  # was a RuntimeError traceback from pathlib
+
+
+def test_a_config_saved_before_a_key_existed_reads_it_as_its_default() -> None:
+    # --resume and transfer's model reuse compare saved configs with today's: a key added since
+    # (coreferent_mentions) must not make every earlier run "another config".
+    from eventroles.train.checkpoints import changed_keys, flat_config
+
+    now = flat_config(load_config(Path(__file__).resolve().parents[1] / "configs" / "wikievents.yaml").model_dump(mode="json"))
+    before = {k: v for k, v in now.items() if not k.endswith(".coreferent_mentions")}
+    assert changed_keys(before, now) == []
+    changed = dict(now, **{"data.corpora.0.coreferent_mentions": "unknown"})
+    assert changed_keys(before, changed) == ["data.corpora.0.coreferent_mentions"]
+    assert changed_keys({**before, "training.seed": 7}, now) == ["training.seed"]

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, same_setting
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
@@ -112,8 +112,11 @@ def check_resumable(folder: Path, config: Config, processes: int) -> None:
 
 
 def changed_keys(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The keys of two flat configs whose values differ, the ones that do not touch the weights aside."""
-    return [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k not in MAY_CHANGE_ON_RESUME]
+    """The keys of two flat configs whose values differ, the ones that do not touch the weights
+    aside; a key one side lacks (a config saved before the key existed) counts as its default."""
+    absent = object()
+    return [k for k in sorted(set(before) | set(now)) if k not in MAY_CHANGE_ON_RESUME
+            and not same_setting(k, before.get(k, absent), now.get(k, absent), absent)]
 
 
 def flat_config(tree: Any, prefix: str = "") -> dict[str, Any]:
