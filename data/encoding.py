@@ -109,8 +109,8 @@ def _align_one(doc: Document, ids: list[int], offsets: list[tuple[int, int]]) ->
 def word_tags(doc: Document, tagset: TagSet, report: ReadReport | None = None) -> np.ndarray:
     """B/I/O per word and tag head; ``IGNORE`` for heads the document's corpus does not annotate,
     and for the words of ``doc.meta["unknown_spans"]`` (``[start, end, role]``: mentions that may
-    or may not be the role, such as an argument's unannotated coreferent mentions) in that role's
-    head, so that the loss takes "O or that role" as right there (``network.allowed_labels``)."""
+    or may not be the role, such as an argument's unannotated coreferent mentions) in the role's
+    heads, so that the loss takes "O or that role" as right there (``network.allowed_labels``)."""
     words = doc.words
     tags = np.full((len(words), len(tagset.tags)), OUTSIDE, dtype=np.int64)
     for head, annotated in enumerate(tagset.annotated(doc)):
@@ -132,19 +132,28 @@ def word_tags(doc: Document, tagset: TagSet, report: ReadReport | None = None) -
             continue
         tags[first, head] = BEGIN
         tags[first + 1 : last, head] = INSIDE
-    _mark_unknown(doc, tagset, tags)
+    _mark_unknown(doc, tagset, tags, report)
     return tags
 
 
-def _mark_unknown(doc: Document, tagset: TagSet, tags: np.ndarray) -> None:
-    """After the spans: a gold span's words keep their tags, only outside words become unknown."""
+UNKNOWN_FACT = "mention_trained_as_outside_or_its_role"
+
+
+def _mark_unknown(doc: Document, tagset: TagSet, tags: np.ndarray, report: ReadReport | None) -> None:
+    """After the spans: a gold span's words keep their tags, only outside words become unknown
+    (in every head of the role: with native labels, each of its labels). Counts the mentions
+    that changed a word (one that is all gold span changes nothing)."""
     for start, end, role in doc.meta.get("unknown_spans", ()):
         covered = doc.words.covering(start, end)
         if covered is None:
             continue
+        changed = False
         for head in (h for h, tag_role in enumerate(tagset.roles) if tag_role == role):
             block = tags[covered[0] : covered[1], head]
+            changed |= bool((block == OUTSIDE).any())
             block[block == OUTSIDE] = IGNORE
+        if changed and report is not None:
+            report.note(UNKNOWN_FACT)
 
 
 def subword_labels(alignment: Alignment, tags: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from eventroles.data.encoding import (
     SHAPE_OTHER,
     SHAPE_TITLE,
     SHAPE_UPPER,
+    UNKNOWN_FACT,
     align,
     central_window,
     decode_word_tags,
@@ -184,9 +185,11 @@ def test_unknown_spans_allow_outside_or_their_role_and_leave_gold_spans_alone() 
     doc = _doc(text, [("They", "attacker"), ("a post", "target")])
     start = text.index("the gunmen")
     doc.meta["unknown_spans"] = [[0, 4, "attacker"], [start, start + len("the gunmen"), "attacker"]]
-    tags = word_tags(doc, ROLE_TAGS)
+    report = ReadReport()
+    tags = word_tags(doc, ROLE_TAGS, report)
     attacker = tags[:, ROLES.index("attacker")].tolist()
     assert attacker == [B, O, O, O, O, O, IGNORE, IGNORE, O]
+    assert report.facts[UNKNOWN_FACT] == 1  # "They" is a gold span: nothing changed there
     assert (tags[:, ROLES.index("target")] != IGNORE).all()  # other roles stay certain there
     labels = torch.as_tensor(tags)
     allowed, scored, _ = allowed_labels(labels)

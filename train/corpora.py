@@ -140,17 +140,14 @@ def leak_note(label: str, report: ReadReport) -> str | None:
     return f"{label}: {leaks} training document(s) have the text of a held-out document ({pairs}); they are kept"
 
 
-def _note_unknown(index: int, corpus: CorpusConfig, train: list[Document], report: ReadReport) -> None:
-    """Count the training mentions ``coreferent_mentions: unknown`` made "O or the role"; a corpus
-    whose reader records no coreferent mentions is a config mistake, not a silent no-op."""
-    if corpus.coreferent_mentions != "unknown":
-        return
-    if train and not any("coreferent_mentions" in doc.meta for doc in train):
+def _check_unknown(index: int, corpus: CorpusConfig, train: list[Document]) -> None:
+    """``coreferent_mentions: unknown`` for a corpus whose reader records no coreferent mentions
+    is a config mistake, not a silent no-op. (The encoder counts the mentions it changed.)"""
+    if corpus.coreferent_mentions == "unknown" and train and not any("coreferent_mentions" in d.meta for d in train):
         raise ConfigError(
             f"data.corpora[{index}] ({corpus.label}): coreferent_mentions: unknown, but this corpus records no coreferent "
             f"mentions (wikievents does: it annotates one mention per argument); remove the key"
         )
-    report.note("coreferent_mention_trained_as_unknown", sum(len(doc.meta.get("unknown_spans", ())) for doc in train))
 
 
 def load_corpora(config: Config) -> list[LoadedCorpus]:
@@ -161,7 +158,7 @@ def load_corpora(config: Config) -> list[LoadedCorpus]:
         dev_splits = {split: load_split(corpus, split, report)[0] for split in corpus.dev}
         dev = [d for docs in dev_splits.values() for d in docs]
         note_leaks(corpus, train, report, dev_splits)
-        _note_unknown(index, corpus, train, report)
+        _check_unknown(index, corpus, train)
         source: dict = {"train": corpus.train, "dev": corpus.dev, "weight": corpus.weight,
                         "negative_windows": corpus.negative_windows}
         if corpus.coreferent_mentions != "outside":

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from eventroles.data.encoding import UNKNOWN_FACT
 from eventroles.data.features import Window, build_windows, collate, special_ids
 from eventroles.data.problems import CorpusError
 from eventroles.data.tags import TagSet
@@ -228,9 +229,6 @@ class Trainer:
             leaks = leak_note(corpus.label, corpus.report)
             if leaks:
                 self.log(f"warning: {leaks}, and counted in the model's read report")
-            unknown = corpus.report.facts.get("coreferent_mention_trained_as_unknown")
-            if unknown is not None:
-                self.log(f"{corpus.label}: {unknown} other mentions of arguments trained as 'O or the role' (coreferent_mentions: unknown)")
         check_metric(training.selection_metric, [(c.label, c.dev) for c in self.corpora])
         self.windows: list[Window] = []
         for source, corpus in enumerate(self.corpora):
@@ -242,6 +240,10 @@ class Trainer:
             repaired = corpus.report.summary(exclude=(LEAK_KIND,))
             if repaired:
                 self.log(f"{corpus.label}, train and dev as read and encoded: {repaired}")
+            unknown = corpus.report.facts.get(UNKNOWN_FACT)
+            if unknown:
+                self.log(f"{corpus.label}: {unknown} training mentions of arguments left unannotated by the corpus are "
+                         "trained as 'O or the role' (coreferent_mentions: unknown)")
         if not self.windows:
             read = "; ".join(
                 f"{c.label}: {len(c.train)} training documents, {sum(bool(d.text.strip()) for d in c.train)} with text"
