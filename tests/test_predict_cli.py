@@ -374,6 +374,18 @@ def test_an_article_given_where_the_model_goes_says_the_order(runner: CliRunner,
     assert "is a file, not a model folder (the model folder comes first: eventroles predict MODEL ARTICLES" in result.output
 
 
+def _lock_folders_named(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folders called ``name`` fail to list, as without read permission (the tests may run as root)."""
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args):
+        if os.fspath(path).endswith(name):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
 def test_archive_oddities_are_labelled_or_counted_never_fatal_or_silent(
     runner: CliRunner, smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,14 +402,7 @@ def test_archive_oddities_are_labelled_or_counted_never_fatal_or_silent(
     lines = [{"id": "ok1", "text": EVENT}, None, {"id": "bad\udc80", "text": EVENT}, {"id": "ok4", "text": EVENT2}]
     (folder / "feed.jsonl").write_bytes(b"".join(
         b'{"id": "nul", "text": "a\x00b"}\n' if line is None else json.dumps(line).encode() + b"\n" for line in lines))
-    real_scandir = os.scandir
-
-    def scandir(path=".", *args):  # as a folder without read permission (the tests may run as root)
-        if os.fspath(path).endswith("locked"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path, *args)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    _lock_folders_named("locked", monkeypatch)
     result = predict(runner, smoke_model, folder)
     assert result.exit_code == 0, result.output
     ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
@@ -505,14 +510,7 @@ def test_a_link_into_a_folder_the_walk_cannot_list_is_read_through_the_link(
     (folder / "locked").mkdir(parents=True)
     (folder / "locked" / "a.txt").write_text(EVENT, encoding="utf-8")
     (folder / "latest.txt").symlink_to(folder / "locked" / "a.txt")
-    real_scandir = os.scandir
-
-    def scandir(path=".", *args):  # as a folder without read permission (the tests may run as root)
-        if os.fspath(path).endswith("locked"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path, *args)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    _lock_folders_named("locked", monkeypatch)
     items = list(iter_inputs([folder]))
     assert [item.id for item in items if isinstance(item, TextInput)] == [str(folder / "latest.txt")]  # once, not never
     assert [item.kind for item in items if isinstance(item, BadInput)] == ["unreadable"]
