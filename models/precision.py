@@ -64,6 +64,22 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 
+def emulated_precision_note(precision: str, device: torch.device) -> str | None:
+    """A warning where an explicitly chosen half precision has no hardware units to run on.
+
+    Why: on a CPU without avx512_bf16/amx_bf16 (or a GPU before compute capability 8.0) bf16 is
+    emulated; measured on such a CPU (AMD EPYC without AVX-512), labelling 94 articles took 38 s
+    in bf16 against 12 s in fp32 -- the user asked for speed and got a third of it."""
+    if precision != "bf16":
+        return None
+    if device.type == "cpu" and not cpu_has_bf16_units():
+        return ("warning: this CPU has no bf16 units (avx512_bf16 or amx_bf16): bf16 is emulated here and slower "
+                "than fp32 (precision auto picks fp32 on it)")
+    if device.type == "cuda" and not cuda_has_bf16_units(device):
+        return "warning: this GPU has no bf16 units (compute capability below 8.0): bf16 is emulated; fp16 is faster"
+    return None
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
     if precision in ("bf16", "fp16"):

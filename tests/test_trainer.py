@@ -441,3 +441,14 @@ def test_coreferent_mentions_unknown_reaches_training_and_is_refused_where_no_co
                                  "data.corpora.0.coreferent_mentions=unknown"])
     with pytest.raises(ConfigError, match=r"data.corpora\[0\] \(smoke\): coreferent_mentions: unknown, but this corpus records no"):
         load_corpora(config)
+
+
+def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventroles.models import precision
+
+    monkeypatch.setattr(precision, "cpu_has_bf16_units", lambda: False)
+    lines: list[str] = []
+    config = smoke_config(tmp_path / "model", "training.precision=bf16", "training.max_steps=2", "training.device=cpu")
+    train(config, progress=False, log=lines.append)
+    assert any(line.startswith("warning: this CPU has no bf16 units") and "training.precision auto picks fp32" in line
+               for line in lines), lines

@@ -31,7 +31,7 @@ from eventroles.data.tags import TagSet
 from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
-from eventroles.models.precision import cpu_has_bf16_units, cuda_has_bf16_units
+from eventroles.models.precision import cpu_has_bf16_units, cuda_has_bf16_units, emulated_precision_note
 from eventroles.models.storage import META, ModelMeta, backbone_config_dict, foreign_files, save_model, saved_files
 from eventroles.models.warm_start import WarmStart, load_warm_start
 
@@ -409,6 +409,9 @@ class Trainer:
         if not self._has_dev:
             self.log("warning: no dev documents in any corpus: nothing to choose a checkpoint, stop early or calibrate "
                      "the span offset on; the weights of the last step are kept")
+        note = emulated_precision_note(self.mixed_precision, acc.device)
+        if note:
+            self.log(note.replace("precision auto", "training.precision auto"))
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
             f"{len(self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents, "

@@ -83,6 +83,7 @@ def predict(
     chunk_size: int = typer.Option(CHUNK_SIZE, "--chunk-size", min=1, help="Documents read and labelled at a time."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on standard error."),
 ) -> None:
+    from eventroles.models.precision import emulated_precision_note
     from eventroles.models.storage import ModelFolderError
 
     register_user_error(ModelFolderError)
@@ -108,6 +109,9 @@ def predict(
             if precision == "auto":
                 why = " (auto: bf16 where the hardware has bf16 units, else fp32 on a CPU, fp16 on a GPU; --precision overrides)"
             echo(f"labelling on {tagger.device} in {tagger.precision}{why}", err=True)
+            note = emulated_precision_note(tagger.precision, tagger.device)
+            if note:
+                echo(note, err=True)
         exclude = ({output.resolve(), partial_path(output).resolve(), *(_part_path(output, r, world).resolve() for r in range(world))}
                    if output else set())
         stdin = sys.stdin.buffer if "-" in inputs else None
