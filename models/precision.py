@@ -64,7 +64,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 
-def emulated_precision_note(precision: str, device: torch.device) -> str | None:
+def emulated_precision_note(precision: str, device: torch.device, setting: str = "--precision") -> str | None:
     """A warning where an explicitly chosen half precision has no hardware units to run on.
 
     Why: on a CPU without avx512_bf16/amx_bf16 (or a GPU before compute capability 8.0) bf16 is
@@ -74,9 +74,10 @@ def emulated_precision_note(precision: str, device: torch.device) -> str | None:
         return None
     if device.type == "cpu" and not cpu_has_bf16_units():
         return ("warning: this CPU has no bf16 units (avx512_bf16 or amx_bf16): bf16 is emulated here and slower "
-                "than fp32 (precision auto picks fp32 on it)")
+                f"than fp32 ({setting} auto picks fp32 on it)")
     if device.type == "cuda" and not cuda_has_bf16_units(device):
-        return "warning: this GPU has no bf16 units (compute capability below 8.0): bf16 is emulated; fp16 is faster"
+        return (f"warning: this GPU has no bf16 units (compute capability below 8.0): bf16 is emulated; fp16 is "
+                f"faster ({setting} auto picks it)")
     return None
 
 

@@ -216,3 +216,16 @@ def test_cli_checks_the_output_before_training_and_says_what_an_interruption_lea
     result = runner.invoke(app, ["pretrain", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "pt")])
     assert result.exit_code == 130
     assert "interrupted: nothing written" in result.output and "run it again" in result.output
+
+
+def test_bf16_pretraining_on_a_cpu_without_bf16_units_is_warned_of(
+    tmp_path: Path, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventroles.models import precision
+
+    monkeypatch.setattr(precision, "cpu_has_bf16_units", lambda: False)
+    config = smoke_config(tmp_path, tiny_backbone)
+    config.training.precision = "bf16"
+    said: list[str] = []
+    pretrain(config, tmp_path / "pt", PretrainSettings(epochs=1, max_length=32), progress=False, log=said.append)
+    assert any(line.startswith("warning: this CPU has no bf16 units") and "training.precision auto" in line for line in said)

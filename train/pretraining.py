@@ -187,6 +187,8 @@ def pretrain(
     from tqdm.auto import tqdm
     from transformers import AutoConfig, AutoModelForMaskedLM, get_scheduler
 
+    from eventroles.models.precision import emulated_precision_note
+
     from .trainer import training_device, training_precision
 
     if config.model.random is not None:
@@ -221,6 +223,9 @@ def pretrain(
     subwords = int(sum(len(ids) for ids in encoded))
     log(f"pretraining on {len(texts)} training texts: {subwords} subwords in {len(chunks)} rows of "
         f"{settings.max_length}; {mixed if mixed != 'no' else 'fp32'} on {device.type}")
+    note = emulated_precision_note(mixed, accelerator.device, "training.precision")
+    if note:
+        log(note)
 
     hf_config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     kept_dropout = {key: getattr(hf_config, key) for key in ATTENTION_DROPOUT_KEYS if hasattr(hf_config, key)}

@@ -409,9 +409,9 @@ class Trainer:
         if not self._has_dev:
             self.log("warning: no dev documents in any corpus: nothing to choose a checkpoint, stop early or calibrate "
                      "the span offset on; the weights of the last step are kept")
-        note = emulated_precision_note(self.mixed_precision, acc.device)
+        note = emulated_precision_note(self.mixed_precision, acc.device, "training.precision")
         if note:
-            self.log(note.replace("precision auto", "training.precision auto"))
+            self.log(note)
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
             f"{len(self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents, "
