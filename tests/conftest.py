@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -38,3 +39,14 @@ def runner():
     if not any(command.name == "train" for command in app.registered_commands):
         _register()
     return CliRunner()
+
+
+@pytest.fixture()
+def fresh_accelerate_state() -> Iterator[None]:
+    """accelerate keeps one mixed precision per process: a test that trains in another one than
+    the rest (bf16) starts from a fresh state and leaves one."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -443,7 +443,9 @@ def test_coreferent_mentions_unknown_reaches_training_and_is_refused_where_no_co
         load_corpora(config)
 
 
-def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_accelerate_state: None
+) -> None:
     from eventroles.models import precision
 
     monkeypatch.setattr(precision, "cpu_has_bf16_units", lambda: False)
