@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -40,13 +39,3 @@ def runner():
         _register()
     return CliRunner()
 
-
-@pytest.fixture()
-def fresh_accelerate_state() -> Iterator[None]:
-    """accelerate keeps one mixed precision per process: a test that trains in another one than
-    the rest (bf16) starts from a fresh state and leaves one."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
-    AcceleratorState._reset_state(reset_partial_state=True)

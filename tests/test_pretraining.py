@@ -219,7 +219,7 @@ def test_cli_checks_the_output_before_training_and_says_what_an_interruption_lea
 
 
 def test_bf16_pretraining_on_a_cpu_without_bf16_units_is_warned_of(
-    tmp_path: Path, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch, fresh_accelerate_state: None
+    tmp_path: Path, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eventroles.models import precision
 

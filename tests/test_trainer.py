@@ -444,7 +444,7 @@ def test_coreferent_mentions_unknown_reaches_training_and_is_refused_where_no_co
 
 
 def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_accelerate_state: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eventroles.models import precision
 
@@ -454,3 +454,7 @@ def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(
     train(config, progress=False, log=lines.append)
     assert any(line.startswith("warning: this CPU has no bf16 units") and "training.precision auto picks fp32" in line
                for line in lines), lines
+    # then fp32 in the same Python process (a notebook): accelerate refused a second precision
+    # with "AcceleratorState has already been initialized ... restart your runtime"
+    train(smoke_config(tmp_path / "fp32", "training.precision=fp32", "training.max_steps=2"), progress=False, log=lines.append)
+    assert (tmp_path / "fp32" / "model.safetensors").is_file()

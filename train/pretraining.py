@@ -182,14 +182,13 @@ def pretrain(
 ) -> PretrainResult:
     """Masked-LM training of ``config.model.backbone`` on the config's training texts; writes a
     backbone folder at ``output`` (replaced atomically). One process: on one GPU or the CPU."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import AutoConfig, AutoModelForMaskedLM, get_scheduler
 
     from eventroles.models.precision import emulated_precision_note
 
-    from .trainer import training_device, training_precision
+    from .trainer import new_accelerator, training_device, training_precision
 
     if config.model.random is not None:
         raise BackboneError("pretraining needs a pretrained backbone, not model.random")
@@ -206,7 +205,7 @@ def pretrain(
     if device.type == "cuda" and device.index is not None:  # accelerate's "cuda" is the current GPU: cuda:1 ran on 0
         torch.cuda.set_device(device)
     mixed = training_precision(training.precision, device)
-    accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
+    accelerator = new_accelerator(device, mixed)
     if accelerator.num_processes > 1:  # each process would pretrain alone and all would write the folder
         raise ConfigError("eventroles pretrain runs in one process: start it with `eventroles pretrain`, not "
                           "accelerate launch or torchrun")

@@ -19,10 +19,13 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 from eventroles.data.encoding import UNKNOWN_FACT
 from eventroles.data.features import Window, build_windows, collate, special_ids
@@ -130,6 +133,26 @@ def training_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def new_accelerator(device: torch.device, mixed_precision: str, **options: Any) -> Accelerator:
+    """An Accelerator for one run on ``device``.
+
+    accelerate keeps one precision and device kind per Python process: a second run with another
+    one in the same single-process session (a notebook training in fp32, then in bf16) was refused
+    with "AcceleratorState has already been initialized ... restart your runtime". In a single
+    process its state is started afresh when the settings differ; under a launcher (several
+    processes) the state belongs to the launcher and is left alone."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    shared = AcceleratorState._shared_state
+    on_cpu = getattr(shared.get("device"), "type", None) == "cpu"
+    if shared and int(os.environ.get("WORLD_SIZE", "1")) == 1 and (
+        shared.get("_mixed_precision") != mixed_precision or on_cpu != (device.type == "cpu")
+    ):
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed_precision, **options)
+
+
 def training_precision(precision: str, device: torch.device) -> str:
     """accelerate's mixed_precision value: bf16 where the hardware has bf16 units, else none."""
     if precision == "auto":
@@ -203,7 +226,6 @@ class Trainer:
 
     # -- setup --------------------------------------------------------------------------------
     def _setup(self) -> None:
-        from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         cfg = self.config
@@ -214,9 +236,7 @@ class Trainer:
         if device.type == "cuda" and device.index is not None:
             torch.cuda.set_device(device)  # accelerate places a single process on the current GPU
         self.mixed_precision = training_precision(training.precision, device)
-        self.accelerator = Accelerator(
-            cpu=device.type == "cpu", mixed_precision=self.mixed_precision, step_scheduler_with_optimizer=False
-        )
+        self.accelerator = new_accelerator(device, self.mixed_precision, step_scheduler_with_optimizer=False)
         set_seed(training.seed)
         self.tagset: TagSet = cfg.model.tagset()
         warm_start = load_warm_start(cfg.model.init_from) if cfg.model.init_from else None
