@@ -269,6 +269,7 @@ def test_a_config_saved_before_a_key_existed_reads_it_as_its_default() -> None:
     # --resume and transfer's model reuse compare saved configs with today's: a key added since
     # (coreferent_mentions) must not make every earlier run "another config".
     from eventroles.train.checkpoints import changed_keys, flat_config
+    from eventroles.train.config import RandomBackboneConfig
 
     now = flat_config(load_config(Path(__file__).resolve().parents[1] / "configs" / "wikievents.yaml").model_dump(mode="json"))
     before = {k: v for k, v in now.items() if not k.endswith(".coreferent_mentions")}
@@ -276,3 +277,13 @@ def test_a_config_saved_before_a_key_existed_reads_it_as_its_default() -> None:
     changed = dict(now, **{"data.corpora.0.coreferent_mentions": "unknown"})
     assert changed_keys(before, changed) == ["data.corpora.0.coreferent_mentions"]
     assert changed_keys({**before, "training.seed": 7}, now) == ["training.seed"]
+    # a saved config as an earlier eventroles wrote it: the corpora list without the key
+    dump = load_config(Path(__file__).resolve().parents[1] / "configs" / "conflict.yaml").model_dump(mode="json")
+    old = {**dump, "data": {"corpora": [{k: v for k, v in c.items() if k != "coreferent_mentions"}
+                                        for c in dump["data"]["corpora"]]}}
+    assert changed_keys(flat_config(old), flat_config(dump)) == []
+    # but a whole section one side lacks is a difference, even where its values are the defaults
+    tiny = {**dump, "model": {**dump["model"], "random": RandomBackboneConfig().model_dump(mode="json")}}
+    assert "model.random" in changed_keys(flat_config(dump), flat_config(tiny))
+    fewer = {**dump, "data": {"corpora": dump["data"]["corpora"][:-1]}}
+    assert "data.corpora.6.name" in changed_keys(flat_config(dump), flat_config(fewer))

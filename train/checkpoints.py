@@ -113,19 +113,35 @@ def check_resumable(folder: Path, config: Config, processes: int) -> None:
 
 def changed_keys(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """The keys of two flat configs whose values differ, the ones that do not touch the weights
-    aside; a key one side lacks (a config saved before the key existed) counts as its default."""
+    aside. A key one side lacks while that side has its section (a config saved before the key
+    existed) counts as its default; a whole section one side lacks (``model.random: null``
+    against a random backbone) is a difference."""
     absent = object()
+
+    def value(side: dict[str, Any], key: str) -> Any:
+        if key in side:
+            return side[key]
+        parent = key.rpartition(".")[0]
+        section_here = not parent or any(k.startswith(parent + ".") for k in side)
+        return absent if section_here and not any(k.startswith(key + ".") for k in side) else _MISSING_SECTION
+
     return [k for k in sorted(set(before) | set(now)) if k not in MAY_CHANGE_ON_RESUME
-            and not same_setting(k, before.get(k, absent), now.get(k, absent), absent)]
+            and not same_setting(k, value(before, k), value(now, k), absent)]
+
+
+_MISSING_SECTION = object()  # never equal to anything but itself: a missing section differs
 
 
 def flat_config(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"training": {"seed": 1}}`` -> ``{"training.seed": 1}``: configs compared key by key."""
+    """``{"training": {"seed": 1}, "data": {"corpora": [{"name": "x"}]}}`` -> ``{"training.seed": 1,
+    "data.corpora.0.name": "x"}``: configs compared key by key (lists of sections by index)."""
     if isinstance(tree, dict):
         out: dict[str, Any] = {}
         for key, value in tree.items():
             out.update(flat_config(value, f"{prefix}{key}."))
         return out
+    if isinstance(tree, list) and tree and all(isinstance(item, dict) for item in tree):
+        return {k: v for index, item in enumerate(tree) for k, v in flat_config(item, f"{prefix}{index}.").items()}
     return {prefix.rstrip("."): tree}
 
 

@@ -139,16 +139,18 @@ def new_accelerator(device: torch.device, mixed_precision: str, **options: Any) 
     accelerate keeps one precision and device kind per Python process: a second run with another
     one in the same single-process session (a notebook training in fp32, then in bf16) was refused
     with "AcceleratorState has already been initialized ... restart your runtime". In a single
-    process its state is started afresh when the settings differ; under a launcher (several
-    processes) the state belongs to the launcher and is left alone."""
+    process its state is started afresh when the precision, CPU-or-GPU or GPU index differ (an
+    Accelerator of an earlier run, if still held, then follows the new state); under a launcher
+    (several processes) the state belongs to the launcher and is left alone."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
     shared = AcceleratorState._shared_state
-    on_cpu = getattr(shared.get("device"), "type", None) == "cpu"
-    if shared and int(os.environ.get("WORLD_SIZE", "1")) == 1 and (
-        shared.get("_mixed_precision") != mixed_precision or on_cpu != (device.type == "cpu")
-    ):
+    held = shared.get("device")
+    moved = (getattr(held, "type", None) == "cpu") != (device.type == "cpu") or (
+        device.type == "cuda" and device.index is not None and getattr(held, "index", None) != device.index
+    )
+    if shared and int(os.environ.get("WORLD_SIZE", "1")) == 1 and (shared.get("_mixed_precision") != mixed_precision or moved):
         AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed_precision, **options)
 
