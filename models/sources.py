@@ -149,13 +149,14 @@ def read_folder(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Input]
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
         for name in sorted(files):
             path = Path(root) / name
-            if exclude and path.resolve() in exclude:
+            target = _resolved(path)  # None for a broken or looping link
+            if exclude and (target or path.resolve()) in exclude:
                 continue
             if name.startswith("."):
                 yield BadInput(shown(path), "hidden", "a hidden file, not read")
             elif path.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES:
                 yield BadInput(shown(path), "unsupported", "not a .txt or .jsonl file")
-            elif (target := _resolved(path)) is not None and path.is_symlink() and top is not None and target.is_relative_to(top):
+            elif target is not None and top is not None and path.is_symlink() and target.is_relative_to(top):
                 links.append((path, target))  # its target is probably walked too: labelled under its own name
             else:
                 yield from _read_once(path, target, read)

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Config, ConfigError, same_setting
+from .config import NO_DEFAULT, Config, ConfigError, schema_default
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
@@ -116,20 +116,15 @@ def changed_keys(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     aside. A key one side lacks while that side has its section (a config saved before the key
     existed) counts as its default; a whole section one side lacks (``model.random: null``
     against a random backbone) is a difference."""
-    absent = object()
 
     def value(side: dict[str, Any], key: str) -> Any:
         if key in side:
             return side[key]
         parent = key.rpartition(".")[0]
         section_here = not parent or any(k.startswith(parent + ".") for k in side)
-        return absent if section_here and not any(k.startswith(key + ".") for k in side) else _MISSING_SECTION
+        return schema_default(key) if section_here and not any(k.startswith(key + ".") for k in side) else NO_DEFAULT
 
-    return [k for k in sorted(set(before) | set(now)) if k not in MAY_CHANGE_ON_RESUME
-            and not same_setting(k, value(before, k), value(now, k), absent)]
-
-
-_MISSING_SECTION = object()  # never equal to anything but itself: a missing section differs
+    return [k for k in sorted(set(before) | set(now)) if k not in MAY_CHANGE_ON_RESUME and value(before, k) != value(now, k)]
 
 
 def flat_config(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -196,11 +196,11 @@ class Config(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
-_NO_DEFAULT = object()
+NO_DEFAULT = object()  # equal to nothing but itself: a key without a default differs from any value
 
 
 def schema_default(flat_key: str) -> Any:
-    """The default of a flat config key ("data.corpora.0.weight" -> 1.0), or ``_NO_DEFAULT``.
+    """The default of a flat config key ("data.corpora.0.weight" -> 1.0), or ``NO_DEFAULT``.
 
     Why: a config saved by an earlier eventroles lacks the keys added since; comparing it with
     today's config (``--resume``, transfer's model reuse) must read such a key as its default."""
@@ -211,24 +211,17 @@ def schema_default(flat_key: str) -> Any:
             continue
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
-            return _NO_DEFAULT
+            return NO_DEFAULT
         if index == len(parts) - 1:
-            return field.get_default(call_default_factory=True) if not field.is_required() else _NO_DEFAULT
+            return field.get_default(call_default_factory=True) if not field.is_required() else NO_DEFAULT
         annotation = field.annotation
         for inner in (annotation, *getattr(annotation, "__args__", ())):  # list[CorpusConfig], X | None
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 model = inner
                 break
         else:
-            return _NO_DEFAULT
-    return _NO_DEFAULT
-
-
-def same_setting(flat_key: str, before: Any, now: Any, absent: Any) -> bool:
-    """Whether a key's two values agree, an ``absent`` one read as the key's default."""
-    default = schema_default(flat_key)
-    before, now = (default if value is absent else value for value in (before, now))
-    return before == now
+            return NO_DEFAULT
+    return NO_DEFAULT
 
 
 def _format_errors(error: ValidationError, source: str, overrides: Sequence[str] = ()) -> str:
