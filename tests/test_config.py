@@ -171,7 +171,7 @@ def test_set_results_are_validated_too(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "line"),
     [
-        ("training.epoch=2", "training.epoch: unknown key (misspelt?) (from --set 'training.epoch=2', not the file)"),
+        ("training.epoch=2", "training.epoch: unknown key (misspelt?) (did you mean 'epochs'?) (from --set 'training.epoch=2', not the file)"),
         ("training.epochs=abc", "training.epochs: Input should be a valid number"),
         ("training.batch_size=2.5", "training.batch_size: "),
     ],
@@ -287,3 +287,59 @@ def test_a_config_saved_before_a_key_existed_reads_it_as_its_default() -> None:
     assert "model.random" in changed_keys(flat_config(dump), flat_config(tiny))
     fewer = {**dump, "data": {"corpora": dump["data"]["corpora"][:-1]}}
     assert "data.corpora.6.name" in changed_keys(flat_config(dump), flat_config(fewer))
+
+
+# -- lines, repeated keys, slips a YAML loader lets through -----------------------------------------
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    # YAML keeps the last of two equal keys: the seed, or a whole second training section
+    # (which dropped the first one's learning rate without a word), silently won.
+    message = _error(tmp_path, MINIMAL + "training:\n  seed: 13\n  seed: 14\n")
+    assert "exp.yaml, line 6: training.seed is written twice (first at line 5)" in message
+    message = _error(tmp_path, MINIMAL + "training:\n  learning_rate: 1.0e-4\noutput:\n  dir: x\ntraining:\n  epochs: 3\n")
+    assert "line 8: training is written twice (first at line 4)" in message
+    # the same key in two list items is not a repeat
+    text = "data:\n  corpora:\n    - name: muc4\n      weight: 2\n    - name: wikievents\n      weight: 1\n"
+    assert [c.weight for c in load_config(_write(tmp_path, text)).data.corpora] == [2.0, 1.0]
+
+
+def test_an_invalid_key_is_named_with_its_line(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  seed: 1\n  epcohs: 10\n")
+    assert "line 6: training.epcohs: unknown key (misspelt?) (did you mean 'epochs'?)" in message
+    message = _error(tmp_path, MINIMAL + "training:\n  epochs: ten\n")
+    assert "line 5: training.epochs: Input should be a valid number" in message
+    message = _error(tmp_path, "data:\n  corpora:\n    - name: muc4\n    - name: sampel\n")
+    assert "line 4: data.corpora.1: unknown corpus 'sampel'" in message
+    # a missing required section is named at the nearest line the file has for it (none here)
+    assert "  data: Field required" in _error(tmp_path, "training:\n  epochs: 3\n")
+
+
+def test_a_corpus_written_as_a_bare_name_says_how_to_write_it(tmp_path: Path) -> None:
+    message = _error(tmp_path, "data:\n  corpora:\n    - muc4\n")
+    assert "line 3: data.corpora.0: expected a section of key: value lines, got 'muc4'" in message
+    assert "`- name: muc4`" in message
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_line(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n\tepochs: 3\n")
+    assert "not valid YAML: line 5, column 1:" in message and "\n" not in message
+
+
+def test_true_is_not_a_number(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL + "training:\n  epochs: true\n")
+    assert "training.epochs: expected a number, got true" in message  # it trained one epoch
+    assert "training.max_steps" in _error(tmp_path, MINIMAL + "training:\n  max_steps: yes\n")
+    assert load_config(_write(tmp_path, MINIMAL + "model:\n  word_shape: yes\n")).model.word_shape is True
+
+
+def test_a_registry_split_that_does_not_exist_is_refused_before_reading(tmp_path: Path) -> None:
+    message = _error(tmp_path, "data:\n  corpora:\n    - name: muc4\n      train: [trian]\n")
+    assert "line 4: data.corpora.0.train: corpus 'muc4' has no split 'trian'; its splits: train, dev, test" in message
+
+
+def test_a_misspelt_section_in_set_is_blamed_on_the_set(tmp_path: Path) -> None:
+    message = _error(tmp_path, MINIMAL, ["trainig.epochs=3"])
+    assert "trainig: unknown key (misspelt?) (did you mean 'training'?) (from --set 'trainig.epochs=3', not the file)" in message
+    message = _error(tmp_path, MINIMAL, ["data.corpora.0.name=sampel"])
+    assert "data.corpora.0: unknown corpus 'sampel'" in message and "(with --set 'data.corpora.0.name=sampel')" in message

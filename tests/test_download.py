@@ -248,3 +248,14 @@ def test_a_download_that_fetched_nothing_leaves_no_empty_corpus_folder(manifest,
     with pytest.raises(DownloadError):
         download_corpus(manifest, root, mirror="http://127.0.0.1:9", progress=False)  # nothing listens on port 9
     assert not (root / "toy").exists()  # an empty folder made `data list` say "incomplete", not "not downloaded"
+
+
+def test_verify_tells_a_bundled_corpus_and_a_users_folder_apart(tmp_path):
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    result = CliRunner().invoke(data_app, ["verify", "sample"])
+    assert result.exit_code == 0 and "sample: bundled with eventroles" in result.output  # was "no download manifest for '/…/sample'"
+    result = CliRunner().invoke(data_app, ["verify", str(tmp_path)])
+    assert result.exit_code != 0 and f"eventroles data stats {tmp_path}" in result.output

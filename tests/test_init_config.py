@@ -57,3 +57,12 @@ def test_the_starting_config_trains_long_enough_for_a_few_dozen_articles(tmp_pat
     runner.invoke(app, ["init-config", str(path)])
     training = load_config(path).training
     assert training.epochs >= 10 and training.learning_rate >= 1e-4 and training.batch_size <= 4
+
+
+def test_a_folder_or_a_file_on_the_way_is_refused_in_words(tmp_path: Path, runner: CliRunner) -> None:
+    (tmp_path / "folder").mkdir()
+    result = runner.invoke(app, ["init-config", str(tmp_path / "folder"), "--force"])
+    assert result.exit_code != 0 and "is a folder; give a file name" in result.output  # was "[Errno 21] Is a directory"
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = runner.invoke(app, ["init-config", str(tmp_path / "afile" / "x.yaml")])
+    assert result.exit_code != 0 and "is a file, not a folder" in result.output  # was "[Errno 17] File exists"

@@ -282,3 +282,28 @@ def test_every_bad_document_of_a_file_is_reported_in_one_round(tmp_path: Path) -
 def test_a_folder_given_as_a_file_is_named_as_a_folder(tmp_path: Path) -> None:
     with pytest.raises(CorpusNotFoundError, match="is a folder; give a JSON-lines file"):  # said "no such file"
         read_jsonl_file(tmp_path, ReadReport())
+
+
+def test_a_misspelt_field_is_an_error_not_an_absent_one(tmp_path: Path) -> None:
+    # "role" for "roles" read as absent made the document annotate every role: its other roles
+    # were trained as "never present"; "lable" dropped the span's native label.
+    error = _format_error(_file(tmp_path, _line(role=["attacker"])))
+    assert "line 1, document 'a1', field 'role': unknown field (did you mean 'roles'?)" in str(error)
+    span = {"start": 0, "end": 6, "role": "attacker", "lable": "PerpOrg"}
+    error = _format_error(_file(tmp_path, _line(spans=[span])))
+    assert "field 'spans[0].lable': unknown field (did you mean 'label'?)" in str(error)
+
+
+def test_other_unknown_fields_are_ignored_and_counted(tmp_path: Path) -> None:
+    span = {"start": 0, "end": 6, "role": "attacker", "type": "ORG"}
+    report = ReadReport()
+    docs = read_jsonl_file(_file(tmp_path, _line(url="https://example.org", spans=[span])), report)
+    assert [(s.role, s.label) for s in docs[0].spans] == [("attacker", None)]
+    assert report.counts["unknown_field_ignored"] == 2
+    assert any("spans[0].type" in example for example in report.examples["unknown_field_ignored"])
+
+
+def test_a_key_written_twice_in_one_document_is_refused(tmp_path: Path) -> None:
+    path = _file(tmp_path, _line(), '{"id": "b", "text": "Rebels hit", "text": "x", "spans": []}')
+    error = _format_error(path)
+    assert "line 2" in str(error) and "key 'text' is written twice in one object" in str(error)

@@ -219,3 +219,19 @@ def test_a_path_that_is_not_a_corpus_says_what_it_is(tmp_path, monkeypatch, spec
     with pytest.raises(CorpusNotFoundError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         load_corpus(spec)  # each was "unknown corpus"
     assert len(load_corpus("mine/train.jsonl")[0]) == 1
+
+
+def test_data_stats_says_what_the_encoder_will_skip(tmp_path) -> None:
+    # two overlapping attacker spans: one BIO sequence holds one, training skips the other; stats
+    # showed only "round trip: 1/2" without saying why
+    from typer.testing import CliRunner
+
+    from eventroles.cli.data import app as data_app
+
+    spans = [{"start": 0, "end": 6, "role": "attacker"}, {"start": 0, "end": 19, "role": "attacker"}]
+    line = json.dumps({"id": "a", "text": "Rebels of the north hit the town.", "spans": spans})
+    (tmp_path / "train.jsonl").write_text(line + "\n", encoding="utf-8")
+    result = CliRunner().invoke(data_app, ["stats", str(tmp_path), "--split", "train"])
+    assert result.exit_code == 0, result.output
+    assert "round trip: 1/2 spans exact" in result.output
+    assert "skipped by the encoder, as training will: overlapping_span_in_one_tag_skipped 1" in result.output

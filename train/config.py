@@ -36,6 +36,17 @@ class ConfigError(Exception):
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: Any) -> Any:
+        """``epochs: true`` is a slip, not one epoch: pydantic would read a bool as 1 for a number."""
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = set(getattr(annotation, "__args__", ())) or {annotation}
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
+
 
 class RandomBackboneConfig(Section):
     """A tiny random BERT (for tests and smoke runs); uses the ``tokenizer`` backbone's vocabulary."""
@@ -115,6 +126,17 @@ class CorpusConfig(Section):
         "'outside' trains them as O, as its scoring counts them; 'unknown' takes O or the role as right there",
     )
 
+    @field_validator("train", "dev")
+    @classmethod
+    def _registry_splits(cls, chosen: list[str], info: Any) -> list[str]:
+        """A registry corpus's split names are known now; a folder's are checked when it is read."""
+        name = info.data.get("name")
+        if name in CORPORA:
+            for split in chosen:
+                if split not in CORPORA[name].splits:
+                    raise ValueError(f"corpus {name!r} has no split {split!r}; its splits: {', '.join(CORPORA[name].splits)}")
+        return chosen
+
     @model_validator(mode="after")
     def _one_source(self) -> "CorpusConfig":
         if (self.name is None) == (self.path is None):
@@ -136,7 +158,7 @@ class DataConfig(Section):
 
 
 class TrainingConfig(Section):
-    epochs: float = Field(3, gt=0)
+    epochs: float = Field(3, gt=0, description="passes over the training windows; a fraction (2.5) stops part way")
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
     learning_rate: float = Field(5e-5, gt=0)
     head_learning_rate: float | None = Field(None, gt=0, description="default: 20x learning_rate")
@@ -224,21 +246,85 @@ def schema_default(flat_key: str) -> Any:
     return NO_DEFAULT
 
 
-def _format_errors(error: ValidationError, source: str, overrides: Sequence[str] = ()) -> str:
-    """One line per invalid key; a key or value that came from ``--set`` says so."""
+KeyLines = dict[tuple[str, ...], int]
+
+
+def _format_errors(
+    error: ValidationError, source: str, overrides: Sequence[str] = (), lines_of: KeyLines | None = None
+) -> str:
+    """One line per invalid key, with the file's line where the key (or its nearest section) is
+    written; a key or value that came from ``--set`` says so."""
     set_paths = [(parse_override(text)[0], text) for text in overrides]
+    lines_of = lines_of or {}
     lines = [f"{source}: invalid config"]
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
         path = ".".join(loc) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key (misspelt?)"
-        given = [text for keys, text in set_paths if loc[: len(keys)] == keys]
+            message = "unknown key (misspelt?)" + _close_key(error, item)
+        elif item["type"] in ("model_type", "dict_type"):
+            message = f"expected a section of key: value lines, got {item['input']!r}"
+            if loc[-2:-1] == ["corpora"]:
+                message += f" (a corpus entry is written `- name: {item['input']}` or `- path: folder/`)"
+        in_file = tuple(loc) in lines_of
+        given = [text for keys, text in set_paths if loc[: len(keys)] == keys or (not in_file and keys[: len(loc)] == loc)]
+        inside = [text for keys, text in set_paths if keys[: len(loc)] == loc]
         if given:
             message += f" (from --set {given[-1]!r}, not the file)"
-        lines.append(f"  {path}: {message}")
+        elif inside:
+            message += f" (with --set {inside[-1]!r})"
+        where = next((lines_of[tuple(loc[:n])] for n in range(len(loc), 0, -1) if tuple(loc[:n]) in lines_of), None)
+        at = f"line {where}: " if where is not None and not given else ""
+        lines.append(f"  {at}{path}: {message}")
     return "\n".join(lines)
+
+
+def _close_key(error: ValidationError, item: Any) -> str:
+    """' (did you mean 'epochs'?)' for a misspelt key, from the keys its section has."""
+    import difflib
+
+    model: Any = Config
+    for part in item["loc"][:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = field.annotation if field is not None else None
+        model = next((inner for inner in (annotation, *getattr(annotation, "__args__", ()))
+                      if isinstance(inner, type) and issubclass(inner, BaseModel)), None)
+        if model is None:
+            return ""
+    close = difflib.get_close_matches(str(item["loc"][-1]), list(getattr(model, "model_fields", {})), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def key_lines(text: str, source: str) -> KeyLines:
+    """The line (1-based) of every key and list item of a YAML text, by key path; a key written
+    twice in one mapping is refused (YAML loaders keep the last one silently)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    found: KeyLines = {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    where = ".".join((*path, key))
+                    raise ConfigError(f"{source}, line {line}: {where} is written twice (first at line {seen[key]}); "
+                                      f"YAML would keep only the last one")
+                seen[key] = line
+                found[(*path, key)] = line
+                walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                found[(*path, str(index))] = item.start_mark.line + 1
+                walk(item, (*path, str(index)))
+
+    if root is not None:
+        walk(root, ())
+    return found
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -278,14 +364,17 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def config_from_dict(data: Any, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
-    """A validated ``Config``; ``overrides`` (the ``--set`` texts applied) are named in errors."""
+def config_from_dict(
+    data: Any, source: str = "<config>", overrides: Sequence[str] = (), lines_of: KeyLines | None = None
+) -> Config:
+    """A validated ``Config``; ``overrides`` (the ``--set`` texts applied) are named in errors,
+    and ``lines_of`` (from ``key_lines``) gives each invalid key's line in the file."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a config must be a YAML mapping with sections model, data, training, output")
     try:
         return Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, source, overrides)) from None
+        raise ConfigError(_format_errors(error, source, overrides, lines_of)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
@@ -294,21 +383,35 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        lines_of = key_lines(text, str(path))
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(data, dict):
         config_from_dict(data, str(path))  # raises: a config must be a mapping
     data = apply_overrides(data, overrides or [])
-    config = config_from_dict(data, str(path), overrides or [])
+    config = config_from_dict(data, str(path), overrides or [], lines_of)
     for corpus in config.data.corpora:
         if corpus.path is not None and not corpus.path.is_absolute():
             candidate = (path.parent / corpus.path).resolve()
             if candidate.exists() or not corpus.path.exists():
                 corpus.path = candidate
     return config
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's message on one line with the line and column where it stopped ("line 21, column
+    3: found character '\\t' that cannot start any token"), not its multi-line excerpt."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(error).split())
+    context = getattr(error, "context", None)
+    found = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"{found} ({context})" if context else found
 
 
 def config_to_yaml(config: Config) -> str:

@@ -67,7 +67,8 @@ def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Do
         if not corpus.path.is_dir():
             raise CorpusNotFoundError(f"{where}: a file, not a folder; a corpus folder holds train.jsonl, dev.jsonl (and test.jsonl)")
         if not path.is_file():
-            raise CorpusNotFoundError(f"{where}: the folder has no {split}.jsonl (split {split!r} of the config)")
+            dev_hint = "; `dev: []` trains without a dev split" if split in corpus.dev else ""
+            raise CorpusNotFoundError(f"{where}: the folder has no {split}.jsonl (split {split!r} of the config{dev_hint})")
         return read_jsonl_file(path, report, corpus=corpus.label)
     docs, split_report = load_corpus(f"{corpus.name}:{split}")
     report.merge(split_report)

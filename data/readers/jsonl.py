@@ -52,16 +52,35 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise CorpusFormatError(path, "the file is empty")
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: JSON keeps the last of two equal keys without a word."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
+def iter_json_lines(path: Path, *, refuse_repeated_keys: bool = False) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each JSON line; malformed JSON is an error naming the
-    file, line and column (every JSON-lines corpus reader shares this)."""
+    file, line and column (every JSON-lines corpus reader shares this). With
+    ``refuse_repeated_keys`` (files users write), a key written twice in one object is an error."""
     first = True
+    hook = _refuse_repeated_keys if refuse_repeated_keys else None
     for number, line in iter_lines(path):  # blank lines are skipped there
         try:
-            yield number, json.loads(line.rstrip("\r\n"))  # so that the column is the line's own
+            yield number, json.loads(line.rstrip("\r\n"), object_pairs_hook=hook)  # so that the column is the line's own
         except json.JSONDecodeError as error:
             hint = ONE_PER_LINE if first and line.strip() in ("{", "[") else ""  # a pretty-printed file
             raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno}){hint}", line=number) from None
+        except _RepeatedKey as error:
+            raise CorpusFormatError(path, f"key {error.args[0]!r} is written twice in one object "
+                                          f"(JSON would keep only the last)", line=number) from None
         first = False
 
 
@@ -87,6 +106,9 @@ def parse_document(
 
     if not isinstance(obj, dict):
         raise fail(f"expected a JSON object, got {type(obj).__name__}" + (ONE_PER_LINE if isinstance(obj, list) else ""))
+    given_id = str(obj["id"]) if isinstance(obj.get("id"), (str, int)) else None
+    _check_fields(obj, DOCUMENT_FIELDS, "", lambda m, f: fail(m, f, given_id), report,
+                  where=f"{path}, line {line}", count=require_spans)
     text = obj.get("text")
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")
@@ -124,6 +146,8 @@ def parse_document(
         field = f"spans[{index}]"
         if not isinstance(item, dict):
             raise fail("must be an object with start, end, role", field, doc_id)
+        _check_fields(item, SPAN_FIELDS, f"{field}.", lambda m, f: fail(m, f, doc_id), report,
+                      where=f"{path}, line {line}", count=True)
         start, end, role = item.get("start"), item.get("end"), item.get("role")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
             raise fail("start and end must be integers", field, doc_id)
@@ -174,6 +198,29 @@ def parse_document(
     return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
 
 
+DOCUMENT_FIELDS = ("id", "text", "spans", "roles", "meta")
+SPAN_FIELDS = ("start", "end", "role", "text", "label", "score", "entity")
+UNKNOWN_FIELD = "unknown_field_ignored"
+
+
+def _check_fields(obj: dict, known: tuple[str, ...], prefix: str, fail: Any, report: ReadReport, *,
+                  where: str, count: bool) -> None:
+    """A field that looks like a misspelt known one ("role" for "roles", "lable") is an error:
+    read as absent it would change what the document means (every role annotated, no label).
+    Other unknown fields are ignored, and counted where ``count`` (annotated files; an article
+    file for ``predict`` may carry url, date and so on)."""
+    import difflib
+
+    for key in obj:
+        if key in known:
+            continue
+        close = [k for k in difflib.get_close_matches(key.lower(), known, n=2, cutoff=0.75) if k not in obj]
+        if close:
+            raise fail(f"unknown field (did you mean {close[0]!r}?)", f"{prefix}{key}")
+        if count:
+            report.add(UNKNOWN_FIELD, f"{where}: {prefix}{key}")
+
+
 def _snapped_key(doc: Document, span: Span) -> tuple[int, int, str] | None:
     bounds = snap_to_words(doc.words, span.start, span.end)
     return None if bounds is None else (bounds[0], bounds[1], span.role)
@@ -193,7 +240,7 @@ def read_jsonl_file(
     docs: list[Document] = []
     seen: set[str] = set()
     problems: list[CorpusFormatError] = []
-    for number, obj in iter_json_lines(path):  # malformed JSON stops at once: later lines may be shifted
+    for number, obj in iter_json_lines(path, refuse_repeated_keys=True):  # malformed JSON stops at once
         try:
             doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
             if doc.id in seen:

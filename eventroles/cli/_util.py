@@ -47,6 +47,11 @@ def echo(message: str = "", err: bool = False) -> None:
     typer.echo(message, err=err)
 
 
+# --set of every verb that reads a config
+SET_HELP = ("Override a config value: section.key=value, the value read as YAML (training.epochs=2, "
+            "model.word_shape=false); a list item by its index: data.corpora.0.weight=2. Repeatable.")
+
+
 def check_output_path(path: Path | None, flag: str, *, folder: bool = False) -> None:
     """Before any long work, refuse an output that cannot be written: a folder where a file goes
     (or a file where a folder goes), a parent that is a file, a parent not writable. '-' and None

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 import typer
 
-from ._util import UserError, check_output_path, echo, refuse_same_output, register_user_error, user_errors, write_json
+from ._util import SET_HELP, UserError, check_output_path, echo, refuse_same_output, register_user_error, user_errors, write_json
 
 app = typer.Typer(help="Measure speed against the standard pipeline (and more).", no_args_is_help=True)
 
@@ -117,7 +117,7 @@ Example:
 @app.command("transfer", help=TRANSFER_HELP)
 def transfer(
     config: Path = typer.Argument(..., metavar="CONFIG", help="A YAML config with two or more corpora.", show_default=False),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config value: section.key=value (repeatable)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     holdouts: Optional[list[str]] = typer.Option(
         None, "--holdout", help="Hold out only this corpus (its name, or its folder's name; repeatable). Default: every corpus."
     ),

@@ -96,6 +96,9 @@ def stats(
                 if key in values:
                     rt = values[key]
                     echo(f"  {what}: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
+                    skipped = ", ".join(f"{kind} {n}" for kind, n in rt.get("encoding", {}).items())
+                    if skipped and key == "round_trip":  # what training will skip too (it prints the same counts at start)
+                        echo(f"    skipped by the encoder, as training will: {skipped}")
             if "round_trip_note" in values:
                 echo(f"  note: {values['round_trip_note']}")
             for kind, n in values["adjusted_or_dropped"].items():
@@ -165,13 +168,21 @@ def verify(
     names: list[str] = typer.Argument(None, help="Corpora to check; default: all."),
     root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
 ) -> None:
-    """Check that downloaded corpora are complete and match their checksums."""
+    """Check that downloaded corpora are complete and match their checksums (the corpora `data
+    download` fetches; a folder of your own is checked by `eventroles data stats FOLDER`)."""
     from eventroles.data.download import available_manifests, default_data_root, load_manifest, verify_corpus
+    from eventroles.data.registry import CORPORA
 
     with user_errors():
         target = root.expanduser() if root is not None else default_data_root()
         bad = 0
         for name in names or available_manifests():
+            if name in CORPORA and _manifest_folder(name) not in available_manifests():
+                echo(f"{name}: bundled with eventroles, nothing downloaded to verify")
+                continue
+            if name not in CORPORA and name not in available_manifests():
+                raise UserError(f"{name}: not a downloadable corpus ({', '.join(available_manifests())}); "
+                                f"a folder of your own is checked by: eventroles data stats {name}")
             problems = verify_corpus(_manifest_folder(name), target)
             echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
             if problems and not (target / load_manifest(_manifest_folder(name)).folder).is_dir():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._util import UserError, echo, user_errors
+from ._util import UserError, check_output_path, echo, user_errors
 
 TEMPLATE = """\
 # eventroles training config. Every key is checked before training starts: a misspelt key
@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
         import yaml
 
         with user_errors():
+            check_output_path(path, "PATH")  # a folder there, or a parent that is a file
             if path.exists() and not force:
                 raise FileExistsError(f"{path} exists; use --force to overwrite it")
             from eventroles.data.registry import CORPORA

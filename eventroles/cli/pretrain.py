@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._util import check_output_path, echo, register_user_error, user_errors, write_json
+from ._util import SET_HELP, check_output_path, echo, register_user_error, user_errors, write_json
 
 
 PRETRAIN_HELP = """Continue the masked-language-model pretraining of the config's backbone on the texts of its corpora's training splits (never dev or test), and write a backbone folder.
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(16, "--batch-size", min=1, help="Rows of --max-length subwords per step."),
         max_length: int = typer.Option(256, "--max-length", min=8, max=512, help="Subwords per row."),
         seed: int = typer.Option(13, help="Masking and row order."),
-        overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config value: section.key=value (repeatable)."),
+        overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
         json_path: Optional[Path] = typer.Option(None, "--json", help="Write the run's numbers as JSON."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:

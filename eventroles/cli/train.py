@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._util import check_output_path, echo, register_user_error, user_errors
+from ._util import SET_HELP, check_output_path, echo, register_user_error, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     def train_cli(
         config: Path = typer.Argument(..., help="A YAML config (see `eventroles init-config`)."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output.dir)."),
-        overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config value: section.key=value (repeatable)."),
+        overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
