@@ -158,7 +158,8 @@ def folder_split(folder: Path, split: str) -> Path:
     path = folder / f"{split}.jsonl"
     if not path.is_file():
         present = sorted(p.stem for p in folder.glob("*.jsonl"))
-        raise CorpusNotFoundError(f"{folder} has no {split}.jsonl (its .jsonl files: {', '.join(present) or 'none'})")
+        hint = f"; name a split as {folder}:{present[0]}" if present else ""
+        raise CorpusNotFoundError(f"{folder} has no {split}.jsonl (its .jsonl files: {', '.join(present) or 'none'}){hint}")
     return path
 
 

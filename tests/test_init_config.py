@@ -66,3 +66,10 @@ def test_a_folder_or_a_file_on_the_way_is_refused_in_words(tmp_path: Path, runne
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     result = runner.invoke(app, ["init-config", str(tmp_path / "afile" / "x.yaml")])
     assert result.exit_code != 0 and "is a file, not a folder" in result.output  # was "[Errno 17] File exists"
+
+
+def test_the_command_says_its_version(runner: CliRunner) -> None:
+    from eventroles import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"eventroles {__version__}"

@@ -62,10 +62,11 @@ def test_line_that_is_not_an_object(tmp_path: Path) -> None:
         ({"start": 25, "end": 40, "role": "time"}, "spans[1]"),
         ({"start": -1, "end": 3, "role": "time"}, "spans[1]"),
         ({"start": 5, "end": 5, "role": "time"}, "spans[1]"),
-        ({"start": "0", "end": 3, "role": "time"}, "spans[1]"),
-        ({"start": True, "end": 3, "role": "time"}, "spans[1]"),
-        ({"start": 0, "end": True, "role": "attacker"}, "spans[1]"),
-        ({"start": 0, "end": 6.0, "role": "attacker"}, "spans[1]"),
+        ({"start": "0", "end": 3, "role": "time"}, "spans[1].start"),
+        ({"start": True, "end": 3, "role": "time"}, "spans[1].start"),
+        ({"start": 0, "end": True, "role": "attacker"}, "spans[1].end"),
+        ({"start": 0, "end": 6.0, "role": "attacker"}, "spans[1].end"),
+        ({"start": 0, "role": "attacker"}, "spans[1].end"),
         ({"start": 0, "end": 6}, "spans[1].role"),
         ({"start": 0, "end": 6, "role": "perpetrator"}, "spans[1].role"),
         ({"start": 0, "end": 6, "role": "attacker", "label": 3}, "spans[1].label"),
@@ -82,6 +83,10 @@ def test_bad_span_names_the_field(tmp_path: Path, span, field: str) -> None:
 def test_offsets_outside_the_text(tmp_path: Path) -> None:
     error = _format_error(_file(tmp_path, _line(spans=[{"start": 20, "end": 99, "role": "time"}])))
     assert "[20, 99) outside the text (length 31)" in str(error)
+    error = _format_error(_file(tmp_path, _line(spans=[{"start": 6, "end": 0, "role": "attacker"}])))
+    assert "start 6 is not before end 0" in str(error)  # was "outside the text ... or empty"
+    error = _format_error(_file(tmp_path, _line(spans=[{"start": 0, "role": "attacker"}])))
+    assert "field 'spans[0].end': missing" in str(error)  # was "start and end must be integers"
 
 
 def test_stored_text_mismatch_is_an_error_not_a_repair(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ def test_a_corpus_folder_reads_as_a_config_path_names_it(tmp_path: Path) -> None
     _jsonl(folder / "dev.jsonl")
     assert [d.id for d in load_corpus(str(folder))[0]] == ["x1", "x2"]  # the test split by default
     assert [d.id for d in load_corpus(f"{folder}:dev")[0]] == ["x1", "x2"]
-    with pytest.raises(CorpusNotFoundError, match=r"has no train.jsonl \(its .jsonl files: dev, test\)"):
+    with pytest.raises(CorpusNotFoundError, match=r"has no train.jsonl \(its .jsonl files: dev, test\); name a split as .*:dev"):
         load_corpus(f"{folder}:train")
 
 

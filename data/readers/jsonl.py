@@ -149,14 +149,15 @@ def parse_document(
         _check_fields(item, SPAN_FIELDS, f"{field}.", lambda m, f: fail(m, f, doc_id), report,
                       where=f"{path}, line {line}", count=True)
         start, end, role = item.get("start"), item.get("end"), item.get("role")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
-            raise fail("start and end must be integers", field, doc_id)
+        for key, value in (("start", start), ("end", end)):
+            if value is None:
+                raise fail("missing (a span needs start and end character offsets)", f"{field}.{key}", doc_id)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(f"must be an integer character offset, not {value!r}", f"{field}.{key}", doc_id)
+        if start >= end:
+            raise fail(f"start {start} is not before end {end} (end is exclusive: text[start:end])", field, doc_id)
         if not 0 <= start < end <= len(text):
-            raise fail(
-                f"offsets [{start}, {end}) outside the text (length {len(text)}) or empty",
-                field,
-                doc_id,
-            )
+            raise fail(f"offsets [{start}, {end}) outside the text (length {len(text)})", field, doc_id)
         if not isinstance(role, str):
             raise fail("missing role", f"{field}.role", doc_id)
         mapped = (role_map or {}).get(role, role)

@@ -10,11 +10,27 @@ import typer
 
 app = typer.Typer(
     name="eventroles",
-    help="Tag who attacked (attacker), whom (target), where (location) and when (time) in conflict news.",
+    help="Tag who attacked (attacker), whom or what they hit (target), where (location), when (time) and "
+    "with what (weapon) in conflict news.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from eventroles import __version__
+
+        typer.echo(f"eventroles {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Train, evaluate and run event-role taggers; every verb's --help says what it does."""
 
 
 def _register() -> None:
