@@ -343,3 +343,11 @@ def test_a_misspelt_section_in_set_is_blamed_on_the_set(tmp_path: Path) -> None:
     assert "trainig: unknown key (misspelt?) (did you mean 'training'?) (from --set 'trainig.epochs=3', not the file)" in message
     message = _error(tmp_path, MINIMAL, ["data.corpora.0.name=sampel"])
     assert "data.corpora.0: unknown corpus 'sampel'" in message and "(with --set 'data.corpora.0.name=sampel')" in message
+
+
+def test_yaml_merge_keys_and_self_referencing_anchors(tmp_path: Path) -> None:
+    text = ("data:\n  corpora:\n    - &first {name: muc4, weight: 2}\n"
+            "    - <<: *first\n      <<: {weight: 3}\n      name: wikievents\n")  # two merges: not a repeated key
+    assert [c.weight for c in load_config(_write(tmp_path, text)).data.corpora] == [2.0, 3.0]  # as PyYAML merges
+    message = _error(tmp_path, "data: &d\n  corpora: [{name: muc4}]\n  self: *d\n")  # was a RecursionError
+    assert "data.self: unknown key" in message

@@ -299,6 +299,21 @@ def test_a_misspelt_field_is_an_error_not_an_absent_one(tmp_path: Path) -> None:
     assert "field 'spans[0].lable': unknown field (did you mean 'label'?)" in str(error)
 
 
+@pytest.mark.parametrize("field", ["idx", "_id", "Id", "ids", "texts", "title", "tokens"])
+def test_other_systems_fields_are_not_taken_for_misspellings(tmp_path: Path, field: str) -> None:
+    report = ReadReport()
+    read_jsonl_file(_file(tmp_path, _line(**{field: 1})), report)
+    assert report.counts["unknown_field_ignored"] == 1
+
+
+@pytest.mark.parametrize("field", ["labels", "scores", "entity_id", "type"])
+def test_other_systems_span_fields_are_not_taken_for_misspellings(tmp_path: Path, field: str) -> None:
+    span = {"start": 0, "end": 6, "role": "attacker", field: "x"}
+    report = ReadReport()
+    read_jsonl_file(_file(tmp_path, _line(spans=[span])), report)
+    assert report.counts["unknown_field_ignored"] == 1
+
+
 def test_other_unknown_fields_are_ignored_and_counted(tmp_path: Path) -> None:
     span = {"start": 0, "end": 6, "role": "attacker", "type": "ORG"}
     report = ReadReport()

@@ -303,24 +303,31 @@ def key_lines(text: str, source: str) -> KeyLines:
     twice in one mapping is refused (YAML loaders keep the last one silently)."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     found: KeyLines = {}
+    walking: set[int] = set()  # an anchor inside itself (`&d {self: *d}`) must not recurse forever
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
+        if id(node) in walking:
+            return
+        walking.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
+            seen: dict[tuple[str, str], int] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: several merges are fine
+                    continue
                 key = str(key_node.value)
                 line = key_node.start_mark.line + 1
-                if key in seen:
+                if (key_node.tag, key) in seen:
                     where = ".".join((*path, key))
-                    raise ConfigError(f"{source}, line {line}: {where} is written twice (first at line {seen[key]}); "
-                                      f"YAML would keep only the last one")
-                seen[key] = line
-                found[(*path, key)] = line
+                    raise ConfigError(f"{source}, line {line}: {where} is written twice "
+                                      f"(first at line {seen[key_node.tag, key]}); YAML would keep only the last one")
+                seen[key_node.tag, key] = line
+                found.setdefault((*path, key), line)
                 walk(value_node, (*path, key))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                found[(*path, str(index))] = item.start_mark.line + 1
+                found.setdefault((*path, str(index)), item.start_mark.line + 1)
                 walk(item, (*path, str(index)))
+        walking.discard(id(node))
 
     if root is not None:
         walk(root, ())

@@ -15,6 +15,7 @@ kept in ``meta`` for prediction files.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -107,8 +108,7 @@ def parse_document(
     if not isinstance(obj, dict):
         raise fail(f"expected a JSON object, got {type(obj).__name__}" + (ONE_PER_LINE if isinstance(obj, list) else ""))
     given_id = str(obj["id"]) if isinstance(obj.get("id"), (str, int)) else None
-    _check_fields(obj, DOCUMENT_FIELDS, "", lambda m, f: fail(m, f, given_id), report,
-                  where=f"{path}, line {line}", count=require_spans)
+    _check_fields(obj, DOCUMENT_FIELDS, "", lambda m, f: fail(m, f, given_id), report, where=f"{path}, line {line}")
     text = obj.get("text")
     if not isinstance(text, str):
         raise fail("missing or not a string", field="text")
@@ -146,8 +146,7 @@ def parse_document(
         field = f"spans[{index}]"
         if not isinstance(item, dict):
             raise fail("must be an object with start, end, role", field, doc_id)
-        _check_fields(item, SPAN_FIELDS, f"{field}.", lambda m, f: fail(m, f, doc_id), report,
-                      where=f"{path}, line {line}", count=True)
+        _check_fields(item, SPAN_FIELDS, f"{field}.", lambda m, f: fail(m, f, doc_id), report, where=f"{path}, line {line}")
         start, end, role = item.get("start"), item.get("end"), item.get("role")
         for key, value in (("start", start), ("end", end)):
             if value is None:
@@ -204,22 +203,48 @@ SPAN_FIELDS = ("start", "end", "role", "text", "label", "score", "entity")
 UNKNOWN_FIELD = "unknown_field_ignored"
 
 
-def _check_fields(obj: dict, known: tuple[str, ...], prefix: str, fail: Any, report: ReadReport, *,
-                  where: str, count: bool) -> None:
-    """A field that looks like a misspelt known one ("role" for "roles", "lable") is an error:
-    read as absent it would change what the document means (every role annotated, no label).
-    Other unknown fields are ignored, and counted where ``count`` (annotated files; an article
-    file for ``predict`` may carry url, date and so on)."""
-    import difflib
-
+def _check_fields(obj: dict, known: tuple[str, ...], prefix: str, fail: Any, report: ReadReport, *, where: str) -> None:
+    """A field that is a known one misspelt ("Roles", "rolse", "lable"; "role" for a document's
+    "roles") is an error when the known one is absent: read as absent it would change what the
+    document means (every role annotated, no native label). Other unknown fields (another
+    system's "labels", "entity_id", "idx") are ignored and counted."""
     for key in obj:
         if key in known:
             continue
-        close = [k for k in difflib.get_close_matches(key.lower(), known, n=2, cutoff=0.75) if k not in obj]
-        if close:
-            raise fail(f"unknown field (did you mean {close[0]!r}?)", f"{prefix}{key}")
-        if count:
-            report.add(UNKNOWN_FIELD, f"{where}: {prefix}{key}")
+        meant = _misspelt(key, known)
+        if meant is not None and meant not in obj:
+            raise fail(f"unknown field (did you mean {meant!r}?)", f"{prefix}{key}")
+        report.add(UNKNOWN_FIELD, f"{where}: {prefix}{key}")
+
+
+@lru_cache(maxsize=1024)
+def _misspelt(key: str, known: tuple[str, ...]) -> str | None:
+    """The known field ``key`` misspells: the same but for case, or one letter added, dropped,
+    changed or swapped (a plural or singular of a field is another field, except a document's
+    "role"); ``id`` is left out (optional, and "idx", "_id" are other systems' own)."""
+    lower = key.lower()
+    if lower == "role" and "roles" in known:
+        return "roles"
+    for field in known:
+        if field == "id":
+            continue
+        if lower == field:
+            return field
+        plural_or_singular = lower in (field + "s", field.removesuffix("s"))
+        if len(field) >= 4 and not plural_or_singular and _one_edit(lower, field):
+            return field
+    return None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one inserted, deleted, changed or swapped letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _snapped_key(doc: Document, span: Span) -> tuple[int, int, str] | None:

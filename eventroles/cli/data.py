@@ -92,13 +92,16 @@ def stats(
             for role, shape in values["span_shape"].items():
                 echo(f"  {role} spans: {shape['mean_words']:.1f} words on average, {shape['one_word']:.0%} one word, "
                      f"{shape['starts_with_article']:.0%} start with a/an/the")
+            said = ""
             for key, what in (("round_trip", "round trip"), ("round_trip_roles", "round trip, one head per role")):
                 if key in values:
                     rt = values[key]
                     echo(f"  {what}: {rt['exact']}/{rt['total']} spans exact ({rt['share']:.2%})")
+                    # what training with these heads will skip too (it prints the same counts at start)
                     skipped = ", ".join(f"{kind} {n}" for kind, n in rt.get("encoding", {}).items())
-                    if skipped and key == "round_trip":  # what training will skip too (it prints the same counts at start)
-                        echo(f"    skipped by the encoder, as training will: {skipped}")
+                    if skipped and skipped != said:
+                        echo(f"    skipped by the encoder, as training with these heads will: {skipped}")
+                    said = skipped
             if "round_trip_note" in values:
                 echo(f"  note: {values['round_trip_note']}")
             for kind, n in values["adjusted_or_dropped"].items():
