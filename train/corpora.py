@@ -63,7 +63,7 @@ def _read_split(corpus: CorpusConfig, split: str, report: ReadReport) -> list[Do
         path = corpus.path / f"{split}.jsonl"
         where = f"data.corpora path {corpus.path}"
         if not corpus.path.exists():
-            raise CorpusNotFoundError(f"{where}: no such folder (relative paths are read from the config's folder)")
+            raise CorpusNotFoundError(f"{where}: no such folder (a relative path is read from the config's folder, else from the folder you run in)")
         if not corpus.path.is_dir():
             raise CorpusNotFoundError(f"{where}: a file, not a folder; a corpus folder holds train.jsonl, dev.jsonl (and test.jsonl)")
         if not path.is_file():

@@ -112,7 +112,8 @@ def stats(
 
 @app.command("export")
 def export(
-    corpus: str = typer.Argument(..., help="CORPUS[:SPLIT], e.g. wikievents:test (default split: test)."),
+    corpus: str = typer.Argument(..., help="CORPUS[:SPLIT]: a registry corpus, your folder of train/dev/test.jsonl, or a .jsonl file; "
+                                     "e.g. wikievents:test, my_articles:dev (default split: test)."),
     output: Path = typer.Option(..., "--output", "-o", help="The .jsonl file to write ('-' for standard output)."),
 ) -> None:
     """Write a corpus split in the project's JSON-lines format (id, text, spans with offsets).
@@ -141,7 +142,8 @@ def export(
 def download(
     names: list[str] = typer.Argument(None, help="Corpora to fetch (names as `data list` shows them, or their folder names: cameo or cameo_ner); default: all."),
     root: Optional[Path] = typer.Option(None, help="Data root (default: $EVENTROLES_DATA or the user cache)."),
-    mirror: Optional[str] = typer.Option(None, help="Base URL or file:// folder laid out as <mirror>/<repo>/<commit>/<path>."),
+    mirror: Optional[str] = typer.Option(None, help="Base URL or file:// folder laid out as <mirror>/<repo>/<commit>/<path> "
+                                  "(default: https://raw.githubusercontent.com, the upstream repositories)."),
     force: bool = typer.Option(False, help="Fetch again even files that are present and verified."),
 ) -> None:
     """Fetch corpora from their upstream repositories at pinned commits, verifying sha256."""

@@ -21,8 +21,8 @@ model:
   attention_dropout: 0.0    # 0 keeps torch's fused attention in training (2.2x faster on a CPU); null: the backbone's own
 data:
   corpora:                  # one entry per corpus: a registry `name` (see `eventroles data list`), or a
-                            # `path:` to your folder, read from this config file's folder (output.dir and
-                            # init_from are read from the folder you run `eventroles train` in)
+                            # `path:` to your folder, read from this config file's folder (if it is not
+                            # there, from the folder you run in; output.dir and init_from always from there)
 {corpora}
 training:
   epochs: {epochs}                 # 10 suits a few dozen to a few hundred articles; 3 to 5 for thousands
