@@ -4,8 +4,11 @@ Every writer streams: ``begin()``, then ``write(doc)`` per document, then ``end(
 is held back, so an archive of any size can pass through.
 
 - ``jsonl``: one object per document, ``{"id", "text", "spans": [{"start", "end", "role",
-  "text", "score", "entity"}]}`` (plus ``label`` on spans of models trained on native labels): the format
-  ``eventroles evaluate --predictions`` reads. ``text[start:end] == span["text"]`` always.
+  "text", "score", "entity"}], "roles", "source"}`` (plus ``label`` on spans of models trained on
+  native labels; ``roles``: what the model outputs; ``source``: the file, and line, read): the
+  format ``eventroles evaluate --predictions`` reads. ``text[start:end] == span["text"]`` always.
+- ``csv``: one row per span (``id, source, start, end, role, label, text, score, entity``), a
+  document without spans as one row with empty span columns.
 - ``conll``: one block per document: ``# id = ...`` and ``# columns = ...`` comment lines, then
   one line per word (``data/words.py`` words, never containing whitespace) with tab-separated
   columns ``word start end`` followed by one BIO column per tag head of the model (``B-attacker``,
@@ -19,18 +22,20 @@ is held back, so an archive of any size can pass through.
 
 from __future__ import annotations
 
+import csv
 import html
-import json
 import re
 from typing import Any, Sequence, TextIO
 
 from eventroles.data.document import Document, Span
+from eventroles.data.readers.jsonl import json_line
 from eventroles.data.roles import ROLES
 
 from .inference import span_dicts
 
-FORMATS = ("jsonl", "conll", "html", "text")
-SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".html": "html", ".htm": "html", ".txt": "text"}
+FORMATS = ("jsonl", "csv", "conll", "html", "text")
+SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".conll": "conll", ".html": "html", ".htm": "html",
+                  ".txt": "text"}
 
 # Background and border per role: four clearly different hues plus a fifth for weapon.
 COLOURS = {
@@ -45,8 +50,13 @@ OTHER_COLOUR = ("#e0e0e0", "#707070")
 
 # -- records ----------------------------------------------------------------------------------
 def doc_record(doc: Document) -> dict[str, Any]:
-    """The JSON-lines object of one labelled document."""
-    return {"id": doc.id, "text": doc.text, "spans": span_dicts(doc)}
+    """The JSON-lines object of one labelled document: ``roles`` are those the model outputs (so
+    that ``evaluate --predictions`` does not count a role it cannot output as missed), ``source``
+    the file (and line) it was read from, when known."""
+    record: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": span_dicts(doc), "roles": sorted(doc.roles)}
+    if doc.meta.get("source") is not None:
+        record["source"] = str(doc.meta["source"])
+    return record
 
 
 def record_document(record: dict[str, Any]) -> Document:
@@ -54,7 +64,10 @@ def record_document(record: dict[str, Any]) -> Document:
     spans = [Span(s["start"], s["end"], s["role"], s.get("label")) for s in record["spans"]]
     scores = {(s["start"], s["end"], s["role"]): s.get("score", 0.0) for s in record["spans"]}
     entities = {(s["start"], s["end"], s["role"]): s["entity"] for s in record["spans"] if "entity" in s}
-    return Document(record["id"], record["text"], spans, meta={"span_scores": scores, "span_entities": entities})
+    meta: dict[str, Any] = {"span_scores": scores, "span_entities": entities}
+    if "source" in record:
+        meta["source"] = record["source"]
+    return Document(record["id"], record["text"], spans, frozenset(record.get("roles", ROLES)), meta=meta)
 
 
 # -- writers ----------------------------------------------------------------------------------
@@ -82,7 +95,28 @@ class Writer:
 
 class JsonlWriter(Writer):
     def write(self, doc: Document) -> None:
-        self.handle.write(json.dumps(doc_record(doc), ensure_ascii=False) + "\n")
+        self.handle.write(json_line(doc_record(doc)))
+        self.count += 1
+
+
+class CsvWriter(Writer):
+    """One row per span, for a spreadsheet or pandas; a document without spans gets one row with
+    the span columns empty, so that every labelled document is in the table."""
+
+    COLUMNS = ("id", "source", "start", "end", "role", "label", "text", "score", "entity")
+
+    def begin(self) -> None:
+        self.rows = csv.writer(self.handle, lineterminator="\n")
+        self.rows.writerow(self.COLUMNS)
+
+    def write(self, doc: Document) -> None:
+        source = doc.meta.get("source", "")
+        spans = span_dicts(doc)
+        for span in spans:
+            self.rows.writerow([doc.id, source, span["start"], span["end"], span["role"], span.get("label", ""),
+                                span["text"], span["score"], span.get("entity", "")])
+        if not spans:
+            self.rows.writerow([doc.id, source, "", "", "", "", "", "", ""])
         self.count += 1
 
 
@@ -159,7 +193,9 @@ class TextWriter(Writer):
         self.handle.write("\n".join(lines) + "\n")
 
 
-WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "conll": ConllWriter, "html": HtmlWriter, "text": TextWriter}
+WRITERS: dict[str, type[Writer]] = {
+    "jsonl": JsonlWriter, "csv": CsvWriter, "conll": ConllWriter, "html": HtmlWriter, "text": TextWriter,
+}
 
 
 def make_writer(

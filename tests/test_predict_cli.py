@@ -35,7 +35,7 @@ def rows(path: Path) -> list[dict]:
 
 def check_rows(items: list[dict]) -> None:
     for item in items:
-        assert set(item) == {"id", "text", "spans"}
+        assert {"id", "text", "spans", "roles"} <= set(item) <= {"id", "text", "spans", "roles", "source"}
         for span in item["spans"]:
             assert item["text"][span["start"] : span["end"]] == span["text"]
             assert span["role"] and 0.0 <= span["score"] <= 1.0
@@ -311,7 +311,7 @@ def test_quantize_and_option_errors(runner: CliRunner, smoke_model: Path, tmp_pa
     clash = runner.invoke(app, ["predict", str(smoke_model), str(tmp_path / "a.txt"), "--quantize", "--precision", "bf16"])
     assert clash.exit_code == 1 and "--quantize" in clash.stderr
     bad = predict(runner, smoke_model, tmp_path / "a.txt", "--format", "xml")
-    assert bad.exit_code == 1 and "jsonl, conll, html" in bad.stderr
+    assert bad.exit_code == 1 and "jsonl, csv, conll, html, text" in bad.stderr
 
 
 def test_twenty_thousand_word_article_is_labelled_to_its_end(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
@@ -455,9 +455,9 @@ def test_an_output_name_and_format_that_disagree_are_refused(runner: CliRunner, 
     article.write_text(EVENT, encoding="utf-8")
     mismatch = predict(runner, smoke_model, article, "-o", tmp_path / "h.jsonl", "--format", "html")
     assert mismatch.exit_code == 1 and "--format html does not match -o" in mismatch.output  # a page in a .jsonl
-    unknown = predict(runner, smoke_model, article, "-o", tmp_path / "x.csv")
-    assert unknown.exit_code == 1 and "no format is written as .csv" in unknown.output  # JSON lines in a .csv
-    assert not (tmp_path / "h.jsonl").exists() and not (tmp_path / "x.csv").exists()
+    unknown = predict(runner, smoke_model, article, "-o", tmp_path / "x.tsv")
+    assert unknown.exit_code == 1 and "no format is written as .tsv" in unknown.output  # JSON lines in a .tsv
+    assert not (tmp_path / "h.jsonl").exists() and not (tmp_path / "x.tsv").exists()
     named = predict(runner, smoke_model, article, "-o", tmp_path / "x.out", "--format", "conll")
     assert named.exit_code == 0 and (tmp_path / "x.out").read_text(encoding="utf-8").startswith("# id =")
 

@@ -11,7 +11,7 @@ from eventroles.data.document import Document, Span
 from eventroles.data.problems import ReadReport
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.data.roles import ROLES
-from eventroles.models.writers import ConllWriter, HtmlWriter, JsonlWriter, doc_record, record_document
+from eventroles.models.writers import ConllWriter, CsvWriter, HtmlWriter, JsonlWriter, doc_record, record_document
 
 TRICKY = 'Rebels <b>&amp;</b> "militia"\r\n\tattacked  the town of Kafr 🙂 on Sunday.'
 
@@ -58,7 +58,7 @@ def test_jsonl_lines_are_what_evaluate_reads(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
-    assert set(first) == {"id", "text", "spans"} and first["text"] == TRICKY
+    assert set(first) == {"id", "text", "spans", "roles"} and first["text"] == TRICKY
     for span in first["spans"]:
         assert {"start", "end", "role", "text", "score"} <= set(span)
         assert TRICKY[span["start"] : span["end"]] == span["text"]
@@ -67,6 +67,41 @@ def test_jsonl_lines_are_what_evaluate_reads(tmp_path: Path) -> None:
     back = read_jsonl_file(path, ReadReport())
     assert [d.id for d in back] == ["d1", "d2"]
     assert back[0].spans == doc.spans and back[0].text == TRICKY
+
+
+def test_jsonl_says_the_models_roles_and_where_a_document_came_from(tmp_path: Path) -> None:
+    # Without "roles", `evaluate --predictions` counted a role the model cannot output (time) as
+    # missed; without "source", two feed.jsonl files' "feed:1" could not be told apart.
+    doc = Document("feed:1", "Rebels shelled Kalu.", [Span(0, 6, "attacker")], frozenset({"attacker", "target"}),
+                   meta={"source": "a/feed.jsonl, line 1"})
+    record = json.loads(write(JsonlWriter, [doc]))
+    assert record["roles"] == ["attacker", "target"] and record["source"] == "a/feed.jsonl, line 1"
+    path = tmp_path / "pred.jsonl"
+    path.write_text(write(JsonlWriter, [doc]), encoding="utf-8")
+    report = ReadReport()
+    [back] = read_jsonl_file(path, report)
+    assert back.roles == frozenset({"attacker", "target"}) and not report.counts  # source is no unknown field
+    assert record_document(record).meta["source"] == "a/feed.jsonl, line 1"
+
+
+def test_jsonl_escapes_line_separators_that_split_lines() -> None:
+    text = "Rebels shelled Kalu.\u2028Then\u2029they\x85left."
+    out = write(JsonlWriter, [labelled(text, [at(text, "Rebels", "attacker")])])
+    assert len(out.splitlines()) == 1  # str.splitlines() split the raw line in four
+    assert json.loads(out)["text"] == text
+
+
+def test_csv_has_a_row_per_span_and_one_for_a_document_without_spans() -> None:
+    import csv
+
+    doc = labelled(TRICKY, [at(TRICKY, '"militia"\r\n\tattacked', "attacker"), at(TRICKY, "Kafr", "location")])
+    doc.meta["source"] = "news/a.txt"
+    rows = list(csv.DictReader(io.StringIO(write(CsvWriter, [doc, labelled("No event.", [], "d2")]), newline="")))
+    assert [r["role"] for r in rows] == ["attacker", "location", ""]
+    first = rows[0]
+    assert first["text"] == '"militia"\r\n\tattacked' == TRICKY[int(first["start"]):int(first["end"])]  # quoted, exact
+    assert (first["id"], first["source"], first["score"]) == ("d1", "news/a.txt", "0.5")
+    assert rows[2]["id"] == "d2" and rows[2]["start"] == ""
 
 
 def test_record_round_trip() -> None:

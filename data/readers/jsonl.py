@@ -198,7 +198,7 @@ def parse_document(
     return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
 
 
-DOCUMENT_FIELDS = ("id", "text", "spans", "roles", "meta")
+DOCUMENT_FIELDS = ("id", "text", "spans", "roles", "meta", "source")  # source: where predict read it
 SPAN_FIELDS = ("start", "end", "role", "text", "label", "score", "entity")
 UNKNOWN_FIELD = "unknown_field_ignored"
 
@@ -324,6 +324,20 @@ def document_to_json(doc: Document, scores: dict | None = None) -> dict[str, Any
 def write_jsonl(docs: Iterable[Document], handle: TextIO) -> int:
     count = 0
     for doc in docs:
-        handle.write(json.dumps(document_to_json(doc), ensure_ascii=False) + "\n")
+        handle.write(json_line(document_to_json(doc)))
         count += 1
     return count
+
+
+# Line breaks to str.splitlines() (and to some JSON-lines readers) that JSON leaves unescaped.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(record: Any) -> str:
+    """One JSON-lines line, UTF-8 kept readable but with U+2028, U+2029 and NEL escaped: written
+    raw they split the line for ``str.splitlines()``, and a reader that splits so fails."""
+    line = json.dumps(record, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS.items():
+        if raw in line:
+            line = line.replace(raw, escaped)
+    return line + "\n"

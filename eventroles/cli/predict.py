@@ -33,9 +33,11 @@ HELP = """Label articles with a trained model: spans of attacker, target, locati
 
 INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
-Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT (a plain file) is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was; a link, a device or a pipe is written in place. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be replaced, a new one read as articles by the next run):
+Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .csv, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT (a plain file) is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was; a link, a device or a pipe is written in place. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be replaced, a new one read as articles by the next run):
 
-  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}]} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
+  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}], "roles", "source"} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"; "roles": the roles the model outputs; "source": the file, and line, it was read from), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
+
+  csv: one row per span: id, source, start, end, role, label, text, score, entity (a document without spans: one row, span columns empty), for a spreadsheet or pandas.
 
   conll: per document "# id = ..." and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
 
@@ -56,7 +58,7 @@ Examples:
 With several processes (accelerate launch or torchrun) each labels every N-th input and the main process merges the results in input order; -o is then required. On a machine without GPUs add --device cpu and use `accelerate launch --multi_gpu --num_processes N` (or torchrun): accelerate's own `--cpu --num_processes N` starts a single process unless given an MPI hostfile.
 """
 
-FORMAT_HELP = "Output format: jsonl, conll, html or text (a readable table; default: from the -o suffix, else jsonl)."
+FORMAT_HELP = "Output format: jsonl, csv, conll, html or text (a readable table; default: from the -o suffix, else jsonl)."
 CHUNK_SIZE = 64
 MAX_UNSUPPORTED_SHOWN = 5
 
