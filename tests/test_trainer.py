@@ -458,3 +458,11 @@ def test_bf16_training_on_a_cpu_without_bf16_units_is_warned_of(
     # with "AcceleratorState has already been initialized ... restart your runtime"
     train(smoke_config(tmp_path / "fp32", "training.precision=fp32", "training.max_steps=2"), progress=False, log=lines.append)
     assert (tmp_path / "fp32" / "model.safetensors").is_file()
+
+
+def test_a_backbone_folder_that_does_not_exist_is_named_by_its_config_key(tmp_path: Path) -> None:
+    from eventroles.models.backbone import BackboneError
+
+    config = load_config(SMOKE, [f"output.dir={tmp_path / 'model'}", "model.random=null", "model.backbone=./no_such_folder"])
+    with pytest.raises(BackboneError, match=r"^model.backbone: backbone folder no_such_folder does not exist"):
+        train(config, **QUIET)

@@ -31,7 +31,7 @@ from eventroles.data.encoding import UNKNOWN_FACT
 from eventroles.data.features import Window, build_windows, collate, special_ids
 from eventroles.data.problems import CorpusError
 from eventroles.data.tags import TagSet
-from eventroles.models.backbone import RandomBackbone, build_backbone, load_tokenizer
+from eventroles.models.backbone import BackboneError, RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
 from eventroles.models.network import RoleTagger, tagging_loss
 from eventroles.models.precision import cpu_has_bf16_units, cuda_has_bf16_units, emulated_precision_note
@@ -245,7 +245,11 @@ class Trainer:
         if warm_start is not None:
             self.tokenizer = warm_start.tokenizer
         else:
-            self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
+            key = "model.random.tokenizer" if cfg.model.random else "model.backbone"
+            try:
+                self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
+            except BackboneError as error:  # name the config key, as config errors do
+                raise BackboneError(f"{key}: {error}") from None
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
         for corpus in self.corpora:
             leaks = leak_note(corpus.label, corpus.report)
