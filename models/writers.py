@@ -1,4 +1,5 @@
-"""Writing labelled documents as they come: JSON lines, CoNLL columns or one HTML page.
+"""Writing labelled documents as they come: JSON lines, a CSV table of spans, CoNLL columns,
+one HTML page or a text table.
 
 Every writer streams: ``begin()``, then ``write(doc)`` per document, then ``end()``; nothing
 is held back, so an archive of any size can pass through.
@@ -53,7 +54,8 @@ def doc_record(doc: Document) -> dict[str, Any]:
     """The JSON-lines object of one labelled document: ``roles`` are those the model outputs (so
     that ``evaluate --predictions`` does not count a role it cannot output as missed), ``source``
     the file (and line) it was read from, when known."""
-    record: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": span_dicts(doc), "roles": sorted(doc.roles)}
+    roles = [role for role in ROLES if role in doc.roles] + sorted(doc.roles - set(ROLES))  # the schema's order
+    record: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": span_dicts(doc), "roles": roles}
     if doc.meta.get("source") is not None:
         record["source"] = str(doc.meta["source"])
     return record

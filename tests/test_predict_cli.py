@@ -35,7 +35,7 @@ def rows(path: Path) -> list[dict]:
 
 def check_rows(items: list[dict]) -> None:
     for item in items:
-        assert {"id", "text", "spans", "roles"} <= set(item) <= {"id", "text", "spans", "roles", "source"}
+        assert set(item) == {"id", "text", "spans", "roles", "source"}
         for span in item["spans"]:
             assert item["text"][span["start"] : span["end"]] == span["text"]
             assert span["role"] and 0.0 <= span["score"] <= 1.0
@@ -535,3 +535,23 @@ def test_bf16_asked_for_on_a_cpu_without_bf16_units_is_warned_of(
     assert precision.emulated_precision_note("bf16", torch.device("cpu")) is None
     result = runner.invoke(app, ["predict", str(smoke_model), str(article), "--precision", "bf16", "--device", "cpu"])
     assert result.exit_code == 0 and "bf16 units" not in result.output
+
+
+def test_csv_from_the_suffix_one_row_per_span_with_its_source(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    import csv
+
+    article = tmp_path / "article.txt"
+    article.write_bytes(TRICKY.encode("utf-8"))
+    out = tmp_path / "spans.csv"
+    assert predict(runner, smoke_model, article, "-o", out).exit_code == 0
+    table = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    [item] = rows(_jsonl(runner, smoke_model, article, tmp_path))
+    assert [(int(r["start"]), int(r["end"]), r["role"], r["text"]) for r in table] == \
+        [(s["start"], s["end"], s["role"], s["text"]) for s in item["spans"]]
+    assert {r["source"] for r in table} == {item["source"]} and str(article) in item["source"]
+
+
+def _jsonl(runner: CliRunner, model: Path, article: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "spans.jsonl"
+    assert predict(runner, model, article, "-o", out).exit_code == 0
+    return out

@@ -299,7 +299,7 @@ def test_a_misspelt_field_is_an_error_not_an_absent_one(tmp_path: Path) -> None:
     assert "field 'spans[0].lable': unknown field (did you mean 'label'?)" in str(error)
 
 
-@pytest.mark.parametrize("field", ["idx", "_id", "Id", "ids", "texts", "title", "tokens"])
+@pytest.mark.parametrize("field", ["idx", "_id", "Id", "ids", "texts", "title", "tokens", "Source", "souce"])
 def test_other_systems_fields_are_not_taken_for_misspellings(tmp_path: Path, field: str) -> None:
     report = ReadReport()
     read_jsonl_file(_file(tmp_path, _line(**{field: 1})), report)

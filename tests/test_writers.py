@@ -81,6 +81,7 @@ def test_jsonl_says_the_models_roles_and_where_a_document_came_from(tmp_path: Pa
     report = ReadReport()
     [back] = read_jsonl_file(path, report)
     assert back.roles == frozenset({"attacker", "target"}) and not report.counts  # source is no unknown field
+    assert back.meta["source"] == "a/feed.jsonl, line 1"  # kept, so that data export writes it on
     assert record_document(record).meta["source"] == "a/feed.jsonl, line 1"
 
 

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from eventroles.data.document import Document, Span
 from eventroles.data.problems import CorpusNotFoundError
-from eventroles.data.readers.jsonl import document_to_json
+from eventroles.data.readers.jsonl import document_to_json, json_line
 from eventroles.data.registry import CORPORA, source_files
 from eventroles.data.roles import ROLES
 from eventroles.data.words import Words
@@ -592,7 +592,7 @@ def run_recipe(
         predictions.parent.mkdir(parents=True, exist_ok=True)
         with predictions.open("w", encoding="utf-8") as handle:
             for doc, scores in docs:
-                handle.write(json.dumps(document_to_json(doc, scores), ensure_ascii=False) + "\n")
+                handle.write(json_line(document_to_json(doc, scores)))
 
         result: dict[str, Any] = {
             "corpus": corpus,

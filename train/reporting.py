@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from eventroles.data.document import Document
+from eventroles.data.readers.jsonl import json_line
 from eventroles.data.roles import ROLES
 
 from .ceaf import CEAF_COUNT_KEYS, PUBLISHED, ceaf_ree
@@ -361,13 +362,13 @@ def to_json(report: Mapping[str, Any]) -> str:
 def write_errors(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write error examples as JSON lines ('-': standard output, as --json takes it); returns how many."""
     if str(path) == "-":
-        lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+        lines = [json_line(row) for row in rows]
         sys.stdout.write("".join(lines))
         return len(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(json_line(row))
             count += 1
     return count

@@ -305,8 +305,11 @@ class Trainer:
             backbone = warm_start.new_backbone(cfg.attention_dropout)
         else:
             random = RandomBackbone(**cfg.random.model_dump()) if cfg.random else None
-            backbone = build_backbone(cfg.backbone, random, len(self.tokenizer),
-                                      attention_dropout=cfg.attention_dropout)
+            try:
+                backbone = build_backbone(cfg.backbone, random, len(self.tokenizer),
+                                          attention_dropout=cfg.attention_dropout)
+            except BackboneError as error:
+                raise BackboneError(f"model.backbone: {error}") from None
         model = RoleTagger(backbone, len(self.tagset.tags), word_shape=cfg.word_shape, dropout=cfg.dropout)
         if warm_start is not None:
             origins = warm_start.copy_into(model, self.tagset)

@@ -187,6 +187,8 @@ def parse_document(
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise fail("must be an object", field="meta", doc_id=doc_id)
+    if isinstance(obj.get("source"), str) and "source" not in meta:  # predict's: where it read the article
+        meta = {**meta, "source": obj["source"]}
     doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
     # Scores and entity ids are keyed by the offsets the spans will have once snapped to words.
     keys = [_snapped_key(doc, span) for span in spans]
@@ -226,7 +228,7 @@ def _misspelt(key: str, known: tuple[str, ...]) -> str | None:
     if lower == "role" and "roles" in known:
         return "roles"
     for field in known:
-        if field == "id":
+        if field in ("id", "source"):  # optional, and other systems' "idx", "Source" are their own
             continue
         if lower == field:
             return field
