@@ -324,6 +324,7 @@ def test_other_unknown_fields_are_ignored_and_counted(tmp_path: Path) -> None:
 
 
 def test_a_key_written_twice_in_one_document_is_refused(tmp_path: Path) -> None:
-    path = _file(tmp_path, _line(), '{"id": "b", "text": "Rebels hit", "text": "x", "spans": []}')
+    path = _file(tmp_path, _line(), '{"id": "b", "text": "Rebels hit", "text": "x", "spans": []}', _line(id="c", roles=["rebels"]))
     error = _format_error(path)
     assert "line 2" in str(error) and "key 'text' is written twice in one object" in str(error)
+    assert "line 3, document 'c', field 'roles'" in str(error)  # reported together, not one round each

@@ -70,7 +70,9 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def iter_json_lines(path: Path, *, refuse_repeated_keys: bool = False) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each JSON line; malformed JSON is an error naming the
     file, line and column (every JSON-lines corpus reader shares this). With
-    ``refuse_repeated_keys`` (files users write), a key written twice in one object is an error."""
+    ``refuse_repeated_keys`` (files users write), a key written twice in one object is an error,
+    yielded as the line's value (a ``CorpusFormatError``) so that the reader collects it with the
+    file's other problems."""
     first = True
     hook = _refuse_repeated_keys if refuse_repeated_keys else None
     for number, line in iter_lines(path):  # blank lines are skipped there
@@ -79,9 +81,9 @@ def iter_json_lines(path: Path, *, refuse_repeated_keys: bool = False) -> Iterat
         except json.JSONDecodeError as error:
             hint = ONE_PER_LINE if first and line.strip() in ("{", "[") else ""  # a pretty-printed file
             raise CorpusFormatError(path, f"malformed JSON: {error.msg} (column {error.colno}){hint}", line=number) from None
-        except _RepeatedKey as error:
-            raise CorpusFormatError(path, f"key {error.args[0]!r} is written twice in one object "
-                                          f"(JSON would keep only the last)", line=number) from None
+        except _RepeatedKey as error:  # yielded, not raised: the line is whole, the reader goes on
+            yield number, CorpusFormatError(path, f"key {error.args[0]!r} is written twice in one object "
+                                                  f"(JSON would keep only the last)", line=number)
         first = False
 
 
@@ -269,6 +271,9 @@ def read_jsonl_file(
     seen: set[str] = set()
     problems: list[CorpusFormatError] = []
     for number, obj in iter_json_lines(path, refuse_repeated_keys=True):  # malformed JSON stops at once
+        if isinstance(obj, CorpusFormatError):
+            problems.append(obj)
+            continue
         try:
             doc = parse_document(obj, path=path, line=number, report=report, corpus=corpus or path.stem, role_map=role_map)
             if doc.id in seen:
