@@ -132,6 +132,19 @@ def test_relative_corpus_path_is_resolved_against_the_config_file(tmp_path: Path
     assert config.data.corpora[0].label == "mine"
 
 
+def test_a_corpus_path_found_only_in_the_working_folder_is_read_from_there_and_said(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "mine").mkdir()
+    path = _write(tmp_path / "configs", "data:\n  corpora:\n    - path: mine\n")
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("WARNING"):
+        config = load_config(path)
+    assert config.data.corpora[0].path.resolve() == (tmp_path / "mine").resolve()
+    assert "data.corpora.0.path mine is not in the config's folder" in caplog.text
+
+
 def test_absolute_corpus_path_is_kept(tmp_path: Path) -> None:
     target = (tmp_path / "abs").resolve()
     config = load_config(_write(tmp_path, f"data:\n  corpora:\n    - path: {target}\n"))

@@ -7,6 +7,7 @@ any value from the command line.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence
 
@@ -16,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from eventroles.data.registry import CORPORA
 from eventroles.data.roles import ROLES
 from eventroles.data.tags import TagSet
+
+log = logging.getLogger(__name__)
 
 
 # A path as a user writes it in YAML or --set: "~/articles" is their home folder, as in a shell.
@@ -401,11 +404,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         config_from_dict(data, str(path))  # raises: a config must be a mapping
     data = apply_overrides(data, overrides or [])
     config = config_from_dict(data, str(path), overrides or [], lines_of)
-    for corpus in config.data.corpora:
+    for index, corpus in enumerate(config.data.corpora):
         if corpus.path is not None and not corpus.path.is_absolute():
             candidate = (path.parent / corpus.path).resolve()
             if candidate.exists() or not corpus.path.exists():
                 corpus.path = candidate
+            else:  # kept (configs written for the folder they are run from), but said
+                log.warning("%s: data.corpora.%d.path %s is not in the config's folder (%s); read from the folder "
+                            "you run in: %s", path, index, corpus.path, path.parent, corpus.path.resolve())
     return config
 
 
