@@ -259,3 +259,5 @@ def test_verify_tells_a_bundled_corpus_and_a_users_folder_apart(tmp_path):
     assert result.exit_code == 0 and "sample: bundled with eventroles" in result.output  # was "no download manifest for '/…/sample'"
     result = CliRunner().invoke(data_app, ["verify", str(tmp_path)])
     assert result.exit_code != 0 and f"eventroles data stats {tmp_path}" in result.output
+    result = CliRunner().invoke(data_app, ["verify", "WikiEvents", "--root", str(tmp_path)])
+    assert "WikiEvents: 1 problems" in result.output  # a name in another case is still the corpus

@@ -181,16 +181,18 @@ def verify(
     with user_errors():
         target = root.expanduser() if root is not None else default_data_root()
         bad = 0
-        for name in names or available_manifests():
-            if name in CORPORA and _manifest_folder(name) not in available_manifests():
-                echo(f"{name}: bundled with eventroles, nothing downloaded to verify")
-                continue
-            if name not in CORPORA and name not in available_manifests():
-                raise UserError(f"{name}: not a downloadable corpus ({', '.join(available_manifests())}); "
+        manifests = available_manifests()
+        for name in names or manifests:
+            manifest = _manifest_folder(name)
+            if manifest.strip().lower() not in manifests:  # as load_manifest reads a name
+                if name in CORPORA:
+                    echo(f"{name}: bundled with eventroles, nothing downloaded to verify")
+                    continue
+                raise UserError(f"{name}: not a downloadable corpus ({', '.join(manifests)}); "
                                 f"a folder of your own is checked by: eventroles data stats {name}")
-            problems = verify_corpus(_manifest_folder(name), target)
+            problems = verify_corpus(manifest, target)
             echo(f"{name}: {'ok' if not problems else f'{len(problems)} problems'}")
-            if problems and not (target / load_manifest(_manifest_folder(name)).folder).is_dir():
+            if problems and not (target / load_manifest(manifest).folder).is_dir():
                 echo(f"  fetch it with: eventroles data download {name}" + (f" --root {target}" if root is not None else ""))
             for problem in problems:
                 echo(f"  {problem}")
