@@ -229,24 +229,28 @@ def schema_default(flat_key: str) -> Any:
 
     Why: a config saved by an earlier eventroles lacks the keys added since; comparing it with
     today's config (``--resume``, transfer's model reuse) must read such a key as its default."""
-    model: Any = Config
-    parts = flat_key.split(".")
-    for index, part in enumerate(parts):
-        if part.isdigit():
+    *sections, key = flat_key.split(".")
+    model = _section_model(sections)
+    field = model.model_fields.get(key) if model is not None else None
+    if field is None or field.is_required():
+        return NO_DEFAULT
+    return field.get_default(call_default_factory=True)
+
+
+def _section_model(path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The config section a key path leads to ("data", "corpora", 0 -> ``CorpusConfig``; list
+    indices are skipped), or None where the path leaves the schema or ends at a plain value."""
+    model: type[BaseModel] | None = Config
+    for part in path:
+        if isinstance(part, int) or part.isdigit():
             continue
-        field = getattr(model, "model_fields", {}).get(part)
+        field = model.model_fields.get(part) if model is not None else None
         if field is None:
-            return NO_DEFAULT
-        if index == len(parts) - 1:
-            return field.get_default(call_default_factory=True) if not field.is_required() else NO_DEFAULT
-        annotation = field.annotation
-        for inner in (annotation, *getattr(annotation, "__args__", ())):  # list[CorpusConfig], X | None
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                model = inner
-                break
-        else:
-            return NO_DEFAULT
-    return NO_DEFAULT
+            return None
+        annotation = field.annotation  # a section, list[section] or section | None
+        model = next((inner for inner in (annotation, *getattr(annotation, "__args__", ()))
+                      if isinstance(inner, type) and issubclass(inner, BaseModel)), None)
+    return model
 
 
 KeyLines = dict[tuple[str, ...], int]
@@ -265,7 +269,7 @@ def _format_errors(
         path = ".".join(loc) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key (misspelt?)" + _close_key(error, item)
+            message = "unknown key (misspelt?)" + _close_key(item)
         elif item["type"] in ("model_type", "dict_type"):
             message = f"expected a section of key: value lines, got {item['input']!r}"
             if loc[-2:-1] == ["corpora"]:
@@ -283,28 +287,31 @@ def _format_errors(
     return "\n".join(lines)
 
 
-def _close_key(error: ValidationError, item: Any) -> str:
+def _close_key(item: Any) -> str:
     """' (did you mean 'epochs'?)' for a misspelt key, from the keys its section has."""
     import difflib
 
-    model: Any = Config
-    for part in item["loc"][:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        annotation = field.annotation if field is not None else None
-        model = next((inner for inner in (annotation, *getattr(annotation, "__args__", ()))
-                      if isinstance(inner, type) and issubclass(inner, BaseModel)), None)
-        if model is None:
-            return ""
-    close = difflib.get_close_matches(str(item["loc"][-1]), list(getattr(model, "model_fields", {})), n=1, cutoff=0.75)
+    model = _section_model(item["loc"][:-1])
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(str(item["loc"][-1]), list(model.model_fields), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def key_lines(text: str, source: str) -> KeyLines:
-    """The line (1-based) of every key and list item of a YAML text, by key path; a key written
-    twice in one mapping is refused (YAML loaders keep the last one silently)."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+def read_yaml(text: str, source: str) -> tuple[Any, KeyLines]:
+    """The YAML text's value and the line of each of its keys (``key_lines``), parsed once."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        lines_of = key_lines(root, source)  # before construction, which flattens merge keys in place
+        return (loader.construct_document(root) if root is not None else None), lines_of
+    finally:
+        loader.dispose()
+
+
+def key_lines(root: Any, source: str) -> KeyLines:
+    """The line (1-based) of every key and list item of a composed YAML node, by key path; a key
+    written twice in one mapping is refused (YAML loaders keep the last one silently)."""
     found: KeyLines = {}
     walking: set[int] = set()  # an anchor inside itself (`&d {self: *d}`) must not recurse forever
 
@@ -393,9 +400,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        text = path.read_text(encoding="utf-8")
-        lines_of = key_lines(text, str(path))
-        data = yaml.safe_load(text) or {}
+        data, lines_of = read_yaml(path.read_text(encoding="utf-8"), str(path))
+        data = data or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
     except UnicodeDecodeError:
