@@ -245,9 +245,10 @@ class Trainer:
         if warm_start is not None:
             self.tokenizer = warm_start.tokenizer
         else:
-            key = "model.random.tokenizer" if cfg.model.random else "model.backbone"
+            key, name = ("model.random.tokenizer", cfg.model.random.tokenizer) if cfg.model.random else \
+                ("model.backbone", cfg.model.backbone)
             try:
-                self.tokenizer = load_tokenizer(cfg.model.random.tokenizer if cfg.model.random else cfg.model.backbone)
+                self.tokenizer = load_tokenizer(name)
             except BackboneError as error:  # name the config key, as config errors do
                 raise BackboneError(f"{key}: {error}") from None
         self.corpora: list[LoadedCorpus] = load_corpora(cfg)
