@@ -25,6 +25,7 @@ class Window:
     labels: np.ndarray  # [length, heads]
     source: int  # index of the corpus the window came from
     doc: str
+    variant: int = 0  # 1: a window of the document's name-substituted copy (data/substitution.py)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -52,6 +53,7 @@ def build_windows(
     stride: int,
     source: int = 0,
     report: ReadReport | None = None,
+    variant: int = 0,
 ) -> list[Window]:
     cls_id, sep_id, _ = special_ids(tokenizer)
     content = max_length - 2
@@ -72,7 +74,7 @@ def build_windows(
             shapes[1:-1] = alignment.shapes[start:end]
             window_labels = np.full((n + 2, heads), IGNORE, dtype=np.int64)
             window_labels[1:-1] = labels[start:end]
-            windows.append(Window(ids, shapes, window_labels, source, doc.id))
+            windows.append(Window(ids, shapes, window_labels, source, doc.id, variant))
     return windows
 
 

@@ -138,7 +138,7 @@ def test_corpus_without_time_annotation_does_not_unteach_time(tmp_path: Path) ->
     assert partial["recall"] > control["recall"] + 0.3
 
 
-def _window(source: int, has_span: bool, length: int = 6):
+def _window(source: int, has_span: bool, length: int = 6, doc: str = "d", variant: int = 0):
     import numpy as np
 
     from eventroles.data.features import Window
@@ -146,7 +146,7 @@ def _window(source: int, has_span: bool, length: int = 6):
     labels = np.zeros((length, 2), dtype=np.int64)
     if has_span:
         labels[2, 1] = 1
-    return Window(np.ones(length, dtype=np.int64), np.zeros(length, dtype=np.int64), labels, source, "d")
+    return Window(np.ones(length, dtype=np.int64), np.zeros(length, dtype=np.int64), labels, source, doc, variant)
 
 
 def test_span_offset_is_calibrated_on_dev_and_saved(tmp_path: Path) -> None:
@@ -190,6 +190,40 @@ def test_negative_windows_share_draws_empty_windows_afresh_each_epoch() -> None:
         assert len(indices) == len(set(indices))
     assert drawn[0] != drawn[1], "another epoch draws other empty windows"
     assert drawn[0] == sorted(i for b in epoch_batches(windows, [1.0, 1.0], 4, 13, 0, [0.25, 1.0]) for i in b)
+
+
+def test_an_epoch_reads_a_document_with_a_substituted_copy_as_one_of_the_two() -> None:
+    from eventroles.train.trainer import epoch_batches
+
+    # d0..d9 have a substituted copy (two windows each, like their documents); d10..d19 have none
+    windows = [_window(0, True, doc=f"d{i}") for i in range(20) for _ in range(2)]
+    windows += [_window(0, True, doc=f"d{i}", variant=1) for i in range(10) for _ in range(2)]
+
+    def read(share: float, epoch: int) -> list[tuple[str, int]]:
+        drawn = [windows[i] for batch in epoch_batches(windows, [1.0], 4, 13, epoch, None, share) for i in batch]
+        return sorted((w.doc, w.variant) for w in drawn)
+
+    assert read(0.0, 0) == sorted((f"d{i}", 0) for i in range(20) for _ in range(2)), "off: only the documents"
+    assert read(1.0, 0) == sorted([(f"d{i}", 1) for i in range(10) for _ in range(2)]
+                                  + [(f"d{i}", 0) for i in range(10, 20) for _ in range(2)])
+    epochs = [read(0.5, epoch) for epoch in range(3)]
+    for drawn in epochs:
+        assert len(drawn) == 40, "each document once, as itself or as its copy, both windows together"
+        assert {doc for doc, variant in drawn if variant == 1} & {doc for doc, variant in drawn if variant == 0} == set()
+        assert 0 < sum(variant for _, variant in drawn) < 20
+    assert epochs[0] != epochs[1] or epochs[1] != epochs[2], "a fresh draw each epoch"
+    assert read(0.5, 1) == epochs[1], "the same draw for the same epoch (a resumed run)"
+
+
+def test_training_with_name_substitution_says_what_it_replaced(tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = train(smoke_config(tmp_path / "m", "training.epochs=2", "training.name_substitution=0.5"),
+                   progress=False, log=lines.append)
+    plain = train(smoke_config(tmp_path / "p", "training.epochs=2"), **QUIET)
+    said = next(line for line in lines if "name-substituted copy" in line)
+    assert "of 24 training documents" in said and "probability 0.5" in said
+    assert any("24 windows from 24 documents (and" in line for line in lines)
+    assert result.state.step == plain.state.step, "a copy is read in place of its document: epochs keep their length"
 
 
 def test_span_weight_pulls_rare_spans_up() -> None:
@@ -439,7 +473,7 @@ def test_coreferent_mentions_unknown_reaches_training_and_is_refused_where_no_co
     assert "unknown_spans" not in restrict_roles(mapped, CorpusConfig(name="wikievents")).meta  # the default: O
     config = load_config(SMOKE, [f"output.dir={tmp_path / 'model'}", f"data.corpora.0.path={FIXTURES / 'smoke'}",
                                  "data.corpora.0.coreferent_mentions=unknown"])
-    with pytest.raises(ConfigError, match=r"data.corpora\[0\] \(smoke\): coreferent_mentions: unknown, but this corpus records no"):
+    with pytest.raises(ConfigError, match=r"data.corpora.0 \(smoke\): coreferent_mentions: unknown, but this corpus records no"):
         load_corpora(config)
 
 

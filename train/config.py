@@ -189,6 +189,12 @@ class TrainingConfig(Section):
         "seqeval", description="dev score that picks the best checkpoint and the span offset: seqeval micro F1, or "
         "CEAF-REE micro F1 (document-level fillers; needs gold entities, as MUC-4 and WikiEvents have)",
     )
+    name_substitution: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance that an epoch reads a training document as a copy whose gold names (capitalised "
+        "attacker, target, location... spans) are replaced everywhere by names other training documents give "
+        "the same role, so roles are learnt from context (0: off; texts in capitals are never changed)",
+    )
     weight_average: float | None = Field(
         None, gt=0.0, lt=1.0,
         description="keep an exponential moving average of the weights with this decay (e.g. 0.995) and evaluate "

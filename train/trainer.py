@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 from eventroles.data.encoding import UNKNOWN_FACT
 from eventroles.data.features import Window, build_windows, collate, special_ids
 from eventroles.data.problems import CorpusError
+from eventroles.data.substitution import substituted_copies
 from eventroles.data.tags import TagSet
 from eventroles.models.backbone import BackboneError, RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
@@ -173,8 +174,13 @@ def epoch_batches(
     seed: int,
     epoch: int,
     negative_shares: list[float] | None = None,
+    substitution: float = 0.0,
 ) -> list[list[int]]:
     """This epoch's batches of window indices: weighted draw per corpus, then length-grouped.
+
+    A document that has a name-substituted copy (windows of ``variant`` 1) is read this epoch
+    as the copy with probability ``substitution``, else as itself: never both, so an epoch
+    holds as many documents whatever the share.
 
     ``negative_shares[source]`` is the share of that corpus's windows *without any span* drawn
     this epoch (a fresh draw each epoch). Why: in MUC-4 six windows in ten hold no span and
@@ -182,9 +188,11 @@ def epoch_batches(
     O" first, and the epoch costs twice the time.
     """
     rng = np.random.default_rng([seed, epoch])
+    read_as = _document_variants(windows, substitution, seed, epoch)
     by_source: dict[int, list[int]] = {}
     for index, window in enumerate(windows):
-        by_source.setdefault(window.source, []).append(index)
+        if window.variant == read_as.get((window.source, window.doc), 0):
+            by_source.setdefault(window.source, []).append(index)
     chosen: list[int] = []
     for source, indices in sorted(by_source.items()):
         share = 1.0 if negative_shares is None else negative_shares[source]
@@ -208,6 +216,15 @@ def epoch_batches(
         block = sorted(chosen[begin : begin + pool], key=lambda i: len(windows[i]))
         batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _document_variants(windows: list[Window], share: float, seed: int, epoch: int) -> dict[tuple[int, str], int]:
+    """Which variant of each document that has a substituted copy this epoch reads (1: the copy)."""
+    copied = sorted({(w.source, w.doc) for w in windows if w.variant == 1})
+    if not copied or share <= 0.0:
+        return {}
+    draws = np.random.default_rng([seed, epoch, 1]).random(len(copied))  # its own stream: other draws unchanged
+    return {key: int(draw < share) for key, draw in zip(copied, draws)}
 
 
 class Trainer:
@@ -263,6 +280,8 @@ class Trainer:
                 corpus.train, self.tokenizer, self.tagset,
                 max_length=training.max_length, stride=training.stride, source=source, report=corpus.report,
             )
+        if training.name_substitution:
+            self._add_substituted_windows()
         for corpus in self.corpora:  # nothing dropped or repaired without a word (examples: the model's read report)
             repaired = corpus.report.summary(exclude=(LEAK_KIND,))
             if repaired:
@@ -320,7 +339,24 @@ class Trainer:
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         training = self.config.training
-        return epoch_batches(self.windows, self.weights, training.batch_size, training.seed, epoch, self.negative_shares)
+        return epoch_batches(self.windows, self.weights, training.batch_size, training.seed, epoch, self.negative_shares,
+                             training.name_substitution)
+
+    def _add_substituted_windows(self) -> None:
+        """Windows of each training document's name-substituted copy (read in its place, by chance)."""
+        training = self.config.training
+        pool = [doc for corpus in self.corpora for doc in corpus.train]
+        for source, corpus in enumerate(self.corpora):
+            copies, count = substituted_copies(corpus.train, pool, training.seed)
+            self.windows += build_windows(copies, self.tokenizer, self.tagset, max_length=training.max_length,
+                                          stride=training.stride, source=source, variant=1)
+            if not count.documents:
+                self.log(f"{corpus.label}: no name to replace in its training documents (texts in capitals, or no "
+                         "capitalised span that is a name), so no substituted copies")
+                continue
+            self.log(f"{corpus.label}: a name-substituted copy of {count.documents} of {len(corpus.train)} training "
+                     f"documents ({count.names} names, {count.mentions} mentions replaced); each epoch reads the copy "
+                     f"in place of its document with probability {training.name_substitution:g}")
 
     def _param_groups(self, model: RoleTagger) -> list[dict[str, Any]]:
         training = self.config.training
@@ -444,7 +480,9 @@ class Trainer:
             self.log(note)
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
-            f"{len(self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents, "
+            f"{sum(w.variant == 0 for w in self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents"
+            + (f" (and {sum(w.variant == 1 for w in self.windows)} of their name-substituted copies)"
+               if cfg.name_substitution else "") + ", "
             f"{self.total_steps} steps" + (f", resuming at step {state.step}" if resume else "")
         )
         bar = tqdm(total=self.total_steps, initial=state.step, disable=not self.progress or not acc.is_local_main_process,
