@@ -178,7 +178,7 @@ def test_dev_or_test_named_as_training_splits_are_refused(tmp_path: Path, tiny_b
 
     config = smoke_config(tmp_path, tiny_backbone)
     config.data.corpora[0].train = ["train", "test"]
-    with pytest.raises(ConfigError, match=r"data.corpora\[0\] \(smoke\): train lists test; pretraining reads training splits only"):
+    with pytest.raises(ConfigError, match=r"data.corpora.0 \(smoke\): train lists test; pretraining reads training splits only"):
         training_texts(config)
 
 

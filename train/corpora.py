@@ -146,7 +146,7 @@ def _check_unknown(index: int, corpus: CorpusConfig, train: list[Document]) -> N
     is a config mistake, not a silent no-op. (The encoder counts the mentions it changed.)"""
     if corpus.coreferent_mentions == "unknown" and train and not any("coreferent_mentions" in d.meta for d in train):
         raise ConfigError(
-            f"data.corpora[{index}] ({corpus.label}): coreferent_mentions: unknown, but this corpus records no coreferent "
+            f"data.corpora.{index} ({corpus.label}): coreferent_mentions: unknown, but this corpus records no coreferent "
             f"mentions (wikievents does: it annotates one mention per argument); remove the key"
         )
 

@@ -84,7 +84,7 @@ def training_texts(config: Config, log: Callable[[str], None] | None = None) -> 
     for index, corpus in enumerate(config.data.corpora):
         held_out = sorted({s for s in corpus.train if s in HELD_OUT_NAMES or s in corpus.dev})
         if held_out:
-            raise ConfigError(f"data.corpora[{index}] ({corpus.label}): train lists {', '.join(held_out)}; pretraining "
+            raise ConfigError(f"data.corpora.{index} ({corpus.label}): train lists {', '.join(held_out)}; pretraining "
                               "reads training splits only, never the texts a model is chosen or scored on: remove it")
         docs: list[Document] = []
         for split in corpus.train:
