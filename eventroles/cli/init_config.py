@@ -40,6 +40,7 @@ training:
   precision: auto           # auto: bf16 on hardware with bf16 units, else fp32 (CPU) or fp16 (GPU)
   span_weight: 1.0          # loss weight of span (B/I) cells against O; raise it where spans are rare
   weight_average: null      # e.g. 0.995: keep a moving average of the weights (helped WikiEvents, not MUC-4)
+  name_substitution: 0.0    # e.g. 0.5: read a training article, by chance, with its names swapped for others of the role
   selection_metric: seqeval # seqeval | ceaf (document-level fillers; needs gold entities, as MUC-4 has)
   calibrate_offset: true    # after training, choose the span threshold on the dev splits
 output:
