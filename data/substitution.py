@@ -62,17 +62,31 @@ def is_name(text: str, lowercase: frozenset[str]) -> bool:
     return any(w[0].isupper() and w.lower() not in lowercase for w in content)
 
 
-def name_pool(docs: Sequence[Document], lowercase: frozenset[str]) -> dict[str, list[str]]:
-    """The names the gold spans give each role, distinct and in a fixed order."""
-    pool: dict[str, set[str]] = {}
-    for doc in docs:
-        if in_capitals(doc.text):
-            continue
-        for span in doc.spans:
-            text = doc.span_text(span)
-            if text == text.strip() and is_name(text, lowercase):
-                pool.setdefault(span.role, set()).add(text)
-    return {role: sorted(names) for role, names in sorted(pool.items())}
+def _gold_names(doc: Document, lowercase: frozenset[str]) -> list[tuple[str, str]]:
+    """(text, role) of each gold span of ``doc`` that reads as a name, in span order; none in a
+    text written in capitals."""
+    if in_capitals(doc.text):
+        return []
+    found = ((doc.span_text(span), span.role) for span in sorted(doc.spans))
+    return [(text, role) for text, role in found if text == text.strip() and is_name(text, lowercase)]
+
+
+@dataclass(frozen=True)
+class NamePool:
+    """The names the training corpora's gold spans give each role (distinct, in a fixed order),
+    and the words those texts write in lower case, which say what a name is."""
+
+    lowercase: frozenset[str]
+    names: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, docs: Sequence[Document]) -> "NamePool":
+        lowercase = lowercase_words(d.text for d in docs)
+        pool: dict[str, set[str]] = {}
+        for doc in docs:
+            for text, role in _gold_names(doc, lowercase):
+                pool.setdefault(role, set()).add(text)
+        return cls(lowercase, {role: sorted(names) for role, names in sorted(pool.items())})
 
 
 def _content_words(name: str) -> list[str]:
@@ -120,13 +134,11 @@ def substitute_names(doc: Document, pool: dict[str, list[str]], lowercase: froze
                      rng: np.random.Generator) -> tuple[Document, int, int] | None:
     """A copy of ``doc`` with each gold name replaced everywhere by another name of its role,
     with the number of names and occurrences replaced; None when no name could be replaced."""
-    if in_capitals(doc.text):
-        return None
     names: dict[str, str] = {}  # name -> role of its first span
-    for span in sorted(doc.spans):
-        text = doc.span_text(span)
-        if text == text.strip() and is_name(text, lowercase):
-            names.setdefault(text, span.role)
+    for text, role in _gold_names(doc, lowercase):
+        names.setdefault(text, role)
+    if not names:
+        return None
     boundaries = [(s.start, s.end) for s in doc.spans]
     boundaries += [(int(s), int(e)) for s, e, _ in doc.meta.get("unknown_spans", ())]
     words = doc.words
@@ -185,14 +197,12 @@ def substitute_names(doc: Document, pool: dict[str, list[str]], lowercase: froze
     return copy, replaced_names, len(edits)
 
 
-def substituted_copies(docs: Sequence[Document], pool_docs: Sequence[Document],
+def substituted_copies(docs: Sequence[Document], pool: NamePool,
                        seed: int) -> tuple[list[Document], SubstitutionCount]:
     """One name-substituted copy of each document of ``docs`` that has a replaceable name, the
-    names drawn from the gold names of ``pool_docs`` (every training corpus). Deterministic in
-    ``seed`` and each document's id, so a resumed training builds the same copies. A document
-    whose id another of ``docs`` shares gets no copy (a copy is known by its document's id)."""
-    lowercase = lowercase_words(d.text for d in pool_docs)
-    pool = name_pool(pool_docs, lowercase)
+    names drawn from ``pool`` (built once from every training corpus). Deterministic in ``seed``
+    and each document's id, so a resumed training builds the same copies. A document whose id
+    another of ``docs`` shares gets no copy (a copy is known by its document's id)."""
     ids = Counter(doc.id for doc in docs)  # a copy is paired with its document by id
     copies: list[Document] = []
     names = mentions = 0
@@ -200,7 +210,7 @@ def substituted_copies(docs: Sequence[Document], pool_docs: Sequence[Document],
         if ids[doc.id] > 1:
             continue
         rng = np.random.default_rng([seed, zlib.crc32(doc.id.encode("utf-8"))])
-        result = substitute_names(doc, pool, lowercase, rng)
+        result = substitute_names(doc, pool.names, pool.lowercase, rng)
         if result is not None:
             copies.append(result[0])
             names += result[1]

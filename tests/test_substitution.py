@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from eventroles.data.document import Document, Span
-from eventroles.data.substitution import is_name, lowercase_words, substitute_names, substituted_copies
+from eventroles.data.substitution import NamePool, is_name, lowercase_words, substitute_names, substituted_copies
 
 
 def _doc(doc_id: str, text: str, *spans: tuple[str, str], occurrence: int = 0, **meta) -> Document:
@@ -28,7 +28,7 @@ OTHERS = [
 
 
 def _copy(doc: Document, pool_docs: list[Document], seed: int = 13) -> Document:
-    copies, _ = substituted_copies([doc], pool_docs, seed)
+    copies, _ = substituted_copies([doc], NamePool.of(pool_docs), seed)
     assert len(copies) == 1
     return copies[0]
 
@@ -53,7 +53,7 @@ def test_only_names_are_replaced() -> None:
     assert not is_name("the rebels", lowercase)
     text = "GUERRILLAS OF THE FMLN ATTACKED USULUTAN."
     capitals = _doc("m1", text, ("FMLN", "attacker"), ("USULUTAN", "location"))
-    assert substituted_copies([capitals], [capitals, *OTHERS], 13)[0] == [], "texts in capitals carry no name signal"
+    assert substituted_copies([capitals], NamePool.of([capitals, *OTHERS]), 13)[0] == [], "texts in capitals carry no name signal"
 
 
 def test_a_name_whose_mention_holds_another_span_stays_and_a_name_inside_a_span_changes() -> None:
@@ -82,7 +82,7 @@ def test_unknown_spans_follow_the_text_and_a_resumed_run_builds_the_same_copy() 
 def test_documents_without_names_or_with_a_shared_id_get_no_copy() -> None:
     plain = _doc("e1", "Gunmen killed three villagers; the gunmen fled.", ("Gunmen", "attacker"), ("three villagers", "target"))
     twin = Document("b1", "Soldiers of Yusuf Bello raided Gao.", OTHERS[0].spans)
-    copies, count = substituted_copies([plain, OTHERS[0], twin, ARTICLE], [plain, *OTHERS, ARTICLE], 13)
+    copies, count = substituted_copies([plain, OTHERS[0], twin, ARTICLE], NamePool.of([plain, *OTHERS, ARTICLE]), 13)
     assert [c.id for c in copies] == ["a1"], "no name in e1; b1 is two documents, so a copy could not be paired"
     assert count.documents == 1 and count.names >= 2 and count.mentions >= 4
 

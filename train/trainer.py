@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 from eventroles.data.encoding import UNKNOWN_FACT
 from eventroles.data.features import Window, build_windows, collate, special_ids
 from eventroles.data.problems import CorpusError
-from eventroles.data.substitution import substituted_copies
+from eventroles.data.substitution import NamePool, substituted_copies
 from eventroles.data.tags import TagSet
 from eventroles.models.backbone import BackboneError, RandomBackbone, build_backbone, load_tokenizer
 from eventroles.models.inference import Tagger
@@ -345,7 +345,7 @@ class Trainer:
     def _add_substituted_windows(self) -> None:
         """Windows of each training document's name-substituted copy (read in its place, by chance)."""
         training = self.config.training
-        pool = [doc for corpus in self.corpora for doc in corpus.train]
+        pool = NamePool.of([doc for corpus in self.corpora for doc in corpus.train])
         for source, corpus in enumerate(self.corpora):
             copies, count = substituted_copies(corpus.train, pool, training.seed)
             self.windows += build_windows(copies, self.tokenizer, self.tagset, max_length=training.max_length,
