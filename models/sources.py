@@ -11,8 +11,9 @@ Rules:
   whose id is its path; it is decoded as strict UTF-8 with line endings kept (CRLF stays CRLF),
   a leading byte-order mark is dropped (offsets index the text without it);
 - a ``.jsonl``/``.ndjson`` file holds one JSON object per line with a string ``text`` and an
-  optional ``id`` (string or integer, kept; default ``<file stem>:<line>``); other fields are
-  ignored; blank lines are skipped;
+  optional ``id`` (string or integer, kept; default ``<file stem>:<line>``); its other fields (a
+  URL, a date, an outlet) are kept as they are in ``fields``, for the output to carry back; blank
+  lines are skipped;
 - a folder is walked recursively in sorted order: its ``.txt``, ``.jsonl`` and ``.ndjson``
   files are read as above, any other file is reported as ``unsupported``; hidden files and
   folders (names starting with ".") are not read, and reported as ``hidden`` (one per file or
@@ -34,9 +35,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterable, Iterator
+from typing import Any, BinaryIO, Collection, Iterable, Iterator, Mapping
 
 from eventroles.data.document import unpaired_surrogate
 from eventroles.data.readers.jsonl import JSONL_SUFFIXES
@@ -82,11 +83,14 @@ KINDS = {
 
 @dataclass(frozen=True)
 class TextInput:
-    """One document to label; ``where`` names its file (and line) for messages."""
+    """One document to label; ``where`` names its file (and line) for messages; ``fields`` are a
+    JSON line's fields other than ``id`` and ``text``, in their order, so nothing the user put
+    beside the article is lost on the way to the output."""
 
     id: str
     text: str
     where: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -307,4 +311,5 @@ def json_input(line: str, where: str, default_id: str) -> Input:
         return BadInput(where, "bad_id", f'"id" must be a string or an integer, not {type(doc_id).__name__}')
     if isinstance(doc_id, str) and unpaired_surrogate(doc_id) is not None:
         return BadInput(where, "bad_id", '"id" holds an unpaired surrogate escape (not valid Unicode)')
-    return TextInput(str(doc_id), text, where)
+    fields = {key: value for key, value in obj.items() if key not in ("id", "text")}
+    return TextInput(str(doc_id), text, where, fields)

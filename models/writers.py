@@ -6,8 +6,9 @@ is held back, so an archive of any size can pass through.
 
 - ``jsonl``: one object per document, ``{"id", "text", "spans": [{"start", "end", "role",
   "text", "score", "entity"}], "roles", "source"}`` (plus ``label`` on spans of models trained on
-  native labels; ``roles``: what the model outputs; ``source``: the file, and line, read): the
-  format ``eventroles evaluate --predictions`` reads. ``text[start:end] == span["text"]`` always.
+  native labels; ``roles``: what the model outputs; ``source``: the file, and line, read; plus
+  ``fields``, a JSON-lines input's other fields as they were): the format ``eventroles evaluate
+  --predictions`` reads. ``text[start:end] == span["text"]`` always.
 - ``csv``: one row per span (``id, source, start, end, role, label, text, score, entity``), a
   document without spans as one row with empty span columns.
 - ``conll``: one block per document: ``# id = ...`` and ``# columns = ...`` comment lines, then
@@ -53,11 +54,14 @@ OTHER_COLOUR = ("#e0e0e0", "#707070")
 def doc_record(doc: Document) -> dict[str, Any]:
     """The JSON-lines object of one labelled document: ``roles`` are those the model outputs (so
     that ``evaluate --predictions`` does not count a role it cannot output as missed), ``source``
-    the file (and line) it was read from, when known."""
+    the file (and line) it was read from, when known, and ``fields`` the input line's other
+    fields (a URL, a date), as they were, when it had any."""
     roles = [role for role in ROLES if role in doc.roles] + sorted(doc.roles - set(ROLES))  # the schema's order
     record: dict[str, Any] = {"id": doc.id, "text": doc.text, "spans": span_dicts(doc), "roles": roles}
     if doc.meta.get("source") is not None:
         record["source"] = str(doc.meta["source"])
+    if doc.meta.get("fields"):
+        record["fields"] = doc.meta["fields"]
     return record
 
 
@@ -69,6 +73,8 @@ def record_document(record: dict[str, Any]) -> Document:
     meta: dict[str, Any] = {"span_scores": scores, "span_entities": entities}
     if "source" in record:
         meta["source"] = record["source"]
+    if "fields" in record:
+        meta["fields"] = record["fields"]
     return Document(record["id"], record["text"], spans, frozenset(record.get("roles", ROLES)), meta=meta)
 
 

@@ -342,7 +342,7 @@ def test_two_processes_write_what_one_writes(runner: CliRunner, smoke_model: Pat
         (folder / f"{i}.txt").write_text(f"Item {i}. " + (EVENT if i % 2 else EVENT2), encoding="utf-8")
     (folder / "5-empty.txt").write_bytes(b"")
     (folder / "6.jsonl").write_text(
-        "".join(json.dumps({"id": f"j{i}", "text": EVENT2 + " " * i}) + "\n" for i in range(4)) + "oops\n",
+        "".join(json.dumps({"id": f"j{i}", "text": EVENT2 + " " * i, "url": f"u{i}"}) + "\n" for i in range(4)) + "oops\n",
         encoding="utf-8",
     )
     one = tmp_path / "one.jsonl"
@@ -363,6 +363,7 @@ def test_two_processes_write_what_one_writes(runner: CliRunner, smoke_model: Pat
     assert "6.jsonl, line 5: malformed JSON" in done.stderr and "5-empty.txt: the file is empty" in done.stderr
     assert two.read_text(encoding="utf-8") == one.read_text(encoding="utf-8")
     assert len(rows(two)) == 9
+    assert [r["fields"] for r in rows(two) if "fields" in r] == [{"url": f"u{i}"} for i in range(4)]
     assert not list(tmp_path.glob(".two.jsonl.part-*"))  # part files cleaned up
 
 
@@ -549,6 +550,19 @@ def test_csv_from_the_suffix_one_row_per_span_with_its_source(runner: CliRunner,
     assert [(int(r["start"]), int(r["end"]), r["role"], r["text"]) for r in table] == \
         [(s["start"], s["end"], s["role"], s["text"]) for s in item["spans"]]
     assert {r["source"] for r in table} == {item["source"]} and str(article) in item["source"]
+
+
+def test_a_jsonl_inputs_other_fields_come_back_with_its_spans(runner: CliRunner, smoke_model: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    inputs = [{"url": "https://example.org/1", "id": "a", "text": EVENT, "date": "1998-03-03", "tags": ["x", {"y": None}]},
+              {"text": EVENT2}]
+    feed.write_text("".join(json.dumps(item) + "\n" for item in inputs), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert predict(runner, smoke_model, feed, "-o", out).exit_code == 0
+    first, second = rows(out)
+    assert first["fields"] == {"url": "https://example.org/1", "date": "1998-03-03", "tags": ["x", {"y": None}]}
+    assert list(first["fields"]) == ["url", "date", "tags"]  # in the input's order
+    assert (first["id"], first["text"]) == ("a", EVENT) and "fields" not in second
 
 
 def _jsonl(runner: CliRunner, model: Path, article: Path, tmp_path: Path) -> Path:

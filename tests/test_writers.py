@@ -85,6 +85,24 @@ def test_jsonl_says_the_models_roles_and_where_a_document_came_from(tmp_path: Pa
     assert record_document(record).meta["source"] == "a/feed.jsonl, line 1"
 
 
+def test_jsonl_gives_back_the_input_lines_other_fields(tmp_path: Path) -> None:
+    # An archive's URL, date and outlet must come back beside the spans, through the part files
+    # of a multi-process run too, and be read (not counted as unknown) by evaluate and data export.
+    fields = {"url": "https://example.org/a?b=1", "published": "1998-03-03", "outlet": {"name": "Kalu Post", "rank": 2}}
+    doc = Document("feed:1", "Rebels shelled Kalu.", [Span(0, 6, "attacker")], frozenset({"attacker"}),
+                   meta={"source": "feed.jsonl, line 1", "fields": fields})
+    record = json.loads(write(JsonlWriter, [doc]))
+    assert record["fields"] == fields
+    assert doc_record(record_document(record)) == record
+    path = tmp_path / "pred.jsonl"
+    path.write_text(write(JsonlWriter, [doc]), encoding="utf-8")
+    report = ReadReport()
+    [back] = read_jsonl_file(path, report)
+    assert back.meta["fields"] == fields and not report.counts
+    plain = json.loads(write(JsonlWriter, [labelled("No event.", [], "d2")]))
+    assert "fields" not in plain  # nothing to give back: no empty field
+
+
 def test_jsonl_escapes_line_separators_that_split_lines() -> None:
     text = "Rebels shelled Kalu.\u2028Then\u2029they\x85left."
     out = write(JsonlWriter, [labelled(text, [at(text, "Rebels", "attacker")])])

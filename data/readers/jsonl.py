@@ -191,6 +191,8 @@ def parse_document(
         raise fail("must be an object", field="meta", doc_id=doc_id)
     if isinstance(obj.get("source"), str) and "source" not in meta:  # predict's: where it read the article
         meta = {**meta, "source": obj["source"]}
+    if isinstance(obj.get("fields"), dict) and "fields" not in meta:  # predict's: the input line's other fields
+        meta = {**meta, "fields": obj["fields"]}
     doc = Document(doc_id, text, spans, frozenset(roles), corpus, meta)
     # Scores and entity ids are keyed by the offsets the spans will have once snapped to words.
     keys = [_snapped_key(doc, span) for span in spans]
@@ -202,7 +204,7 @@ def parse_document(
     return clean_spans(doc, report, where=f"{path}:{line}", drop_nested=False)
 
 
-DOCUMENT_FIELDS = ("id", "text", "spans", "roles", "meta", "source")  # source: where predict read it
+DOCUMENT_FIELDS = ("id", "text", "spans", "roles", "meta", "source", "fields")  # source, fields: what predict writes
 SPAN_FIELDS = ("start", "end", "role", "text", "label", "score", "entity")
 UNKNOWN_FIELD = "unknown_field_ignored"
 
@@ -225,12 +227,13 @@ def _check_fields(obj: dict, known: tuple[str, ...], prefix: str, fail: Any, rep
 def _misspelt(key: str, known: tuple[str, ...]) -> str | None:
     """The known field ``key`` misspells: the same but for case, or one letter added, dropped,
     changed or swapped (a plural or singular of a field is another field, except a document's
-    "role"); ``id`` is left out (optional, and "idx", "_id" are other systems' own)."""
+    "role"); ``id`` and ``source`` are left out (optional, and "idx", "_id", "Source" are other
+    systems' own)."""
     lower = key.lower()
     if lower == "role" and "roles" in known:
         return "roles"
     for field in known:
-        if field in ("id", "source"):  # optional, and other systems' "idx", "Source" are their own
+        if field in ("id", "source"):
             continue
         if lower == field:
             return field

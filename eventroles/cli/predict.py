@@ -31,11 +31,11 @@ from ._util import UserError, check_output_path, echo, register_user_error, user
 
 HELP = """Label articles with a trained model: spans of attacker, target, location, time (+ weapon).
 
-INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
+INPUT is a .txt file (one article), a .jsonl file (one JSON object per line with a "text" field and an optional "id", kept; its other fields, a URL or a date, come back in the jsonl output's "fields"), a folder (its .txt and .jsonl files, recursively), or - for standard input (JSON lines if it starts with "{", else one article).
 
 Output goes to standard output unless -o is given; --format defaults to the -o suffix (.jsonl, .csv, .html, .conll, .txt for the text table; another suffix needs --format, and --format must agree with a known one), else jsonl. -o OUT (a plain file) is written as OUT.partial and renamed to OUT when the run ends: Ctrl-C, or a run that labels nothing, leaves an earlier OUT as it was; a link, a device or a pipe is written in place. -o may not be one of the inputs, nor a .txt or .jsonl file inside an input folder (an existing one would be replaced, a new one read as articles by the next run):
 
-  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}], "roles", "source"} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"; "roles": the roles the model outputs; "source": the file, and line, it was read from), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
+  jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}], "roles", "source"} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"; "roles": the roles the model outputs; "source": the file, and line, it was read from; "fields": a JSON-lines input's other fields, as they were), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
   csv: one row per span: id, source, start, end, role, label, text, score, entity (a document without spans: one row, span columns empty), for a spreadsheet or pandas.
 
@@ -251,7 +251,8 @@ def _label(tagger: Any, items: Iterable[tuple[int, Any]], chunk_size: int) -> It
         for index, item in items:
             pending.append((index, item))
             if isinstance(item, TextInput):
-                yield Document(item.id, item.text, roles=roles, meta={"source": item.where})
+                meta = {"source": item.where, **({"fields": dict(item.fields)} if item.fields else {})}
+                yield Document(item.id, item.text, roles=roles, meta=meta)
 
     for doc in tagger.pipe(documents(), chunk_size):
         while not isinstance(pending[0][1], TextInput):
