@@ -35,7 +35,7 @@ def rows(path: Path) -> list[dict]:
 
 def check_rows(items: list[dict]) -> None:
     for item in items:
-        assert set(item) == {"id", "text", "spans", "roles", "source"}
+        assert set(item) - {"fields"} == {"id", "text", "spans", "roles", "source"}
         for span in item["spans"]:
             assert item["text"][span["start"] : span["end"]] == span["text"]
             assert span["role"] and 0.0 <= span["score"] <= 1.0
@@ -182,6 +182,7 @@ def test_jsonl_bad_lines_are_named_and_skipped(runner: CliRunner, smoke_model: P
     items = [json.loads(line) for line in result.stdout.splitlines()]
     check_rows(items)
     assert [i["id"] for i in items] == ["keep-1", "feed:10", "43"]
+    assert items[0]["fields"] == {"spans": "ignored"} and "fields" not in items[1]  # an input's "spans" comes back as it was
     err = result.stderr
     for number, message in [
         (2, 'empty "text"'),
