@@ -251,8 +251,7 @@ def _label(tagger: Any, items: Iterable[tuple[int, Any]], chunk_size: int) -> It
         for index, item in items:
             pending.append((index, item))
             if isinstance(item, TextInput):
-                meta = {"source": item.where, **({"fields": dict(item.fields)} if item.fields else {})}
-                yield Document(item.id, item.text, roles=roles, meta=meta)
+                yield Document(item.id, item.text, roles=roles, meta={"source": item.where, "fields": item.fields})
 
     for doc in tagger.pipe(documents(), chunk_size):
         while not isinstance(pending[0][1], TextInput):
