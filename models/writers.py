@@ -9,9 +9,11 @@ is held back, so an archive of any size can pass through.
   native labels; ``roles``: what the model outputs; ``source``: the file, and line, read; plus
   ``fields``, a JSON-lines input's other fields as they were): the format ``eventroles evaluate
   --predictions`` reads. ``text[start:end] == span["text"]`` always.
-- ``csv``: one row per span (``id, source, start, end, role, label, text, score, entity``), a
-  document without spans as one row with empty span columns.
-- ``conll``: one block per document: ``# id = ...`` and ``# columns = ...`` comment lines, then
+- ``csv``: one row per span (``id, source, start, end, role, label, text, score, entity,
+  fields``), a document without spans as one row with empty span columns; ``fields`` is the
+  input line's other fields as one JSON object (empty when it had none).
+- ``conll``: one block per document: ``# id = ...``, ``# fields = {...}`` (only when the input
+  line had other fields; one JSON object) and ``# columns = ...`` comment lines, then
   one line per word (``data/words.py`` words, never containing whitespace) with tab-separated
   columns ``word start end`` followed by one BIO column per tag head of the model (``B-attacker``,
   ``I-attacker`` or ``O``; for a model trained on native labels the heads are those labels);
@@ -111,7 +113,7 @@ class CsvWriter(Writer):
     """One row per span, for a spreadsheet or pandas; a document without spans gets one row with
     the span columns empty, so that every labelled document is in the table."""
 
-    COLUMNS = ("id", "source", "start", "end", "role", "label", "text", "score", "entity")
+    COLUMNS = ("id", "source", "start", "end", "role", "label", "text", "score", "entity", "fields")
 
     def begin(self) -> None:
         self.rows = csv.writer(self.handle, lineterminator="\n")
@@ -119,12 +121,13 @@ class CsvWriter(Writer):
 
     def write(self, doc: Document) -> None:
         source = doc.meta.get("source", "")
+        fields = _fields_json(doc)
         spans = span_dicts(doc)
         for span in spans:
             self.rows.writerow([doc.id, source, span["start"], span["end"], span["role"], span.get("label", ""),
-                                span["text"], span["score"], span.get("entity", "")])
+                                span["text"], span["score"], span.get("entity", ""), fields])
         if not spans:
-            self.rows.writerow([doc.id, source, "", "", "", "", "", "", ""])
+            self.rows.writerow([doc.id, source, "", "", "", "", "", "", "", fields])
         self.count += 1
 
 
@@ -144,7 +147,10 @@ class ConllWriter(Writer):
             tags[first][column] = f"B-{name}"
             for w in range(first + 1, last):
                 tags[w][column] = f"I-{name}"
-        lines = [f"# id = {_one_line(doc.id)}", "# columns = word start end " + " ".join(self.columns)]
+        lines = [f"# id = {_one_line(doc.id)}"]
+        if doc.meta.get("fields"):
+            lines.append(f"# fields = {_fields_json(doc)}")
+        lines.append("# columns = word start end " + " ".join(self.columns))
         for (start, end), row in zip(zip(words.starts, words.ends), tags):
             lines.append("\t".join([doc.text[start:end], str(start), str(end), *row]))
         self.handle.write("\n".join(lines) + "\n\n")
@@ -272,6 +278,13 @@ def _css() -> str:
         rules.append(f"mark.{_role_class(role)} {{ background: {background}; border-color: {border}; }}")
     rules.append(f"mark {{ background: {OTHER_COLOUR[0]}; border-color: {OTHER_COLOUR[1]}; }}")
     return "\n".join(rules) + "\n"
+
+
+def _fields_json(doc: Document) -> str:
+    """The input line's other fields as one line of JSON (escaped as in JSON lines, so a line
+    separator inside a value cannot break a CoNLL comment), or "" when it had none."""
+    fields = doc.meta.get("fields")
+    return json_line(fields).rstrip("\n") if fields else ""
 
 
 def _one_line(value: str) -> str:

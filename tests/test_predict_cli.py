@@ -564,6 +564,15 @@ def test_a_jsonl_inputs_other_fields_come_back_with_its_spans(runner: CliRunner,
     assert first["fields"] == {"url": "https://example.org/1", "date": "1998-03-03", "tags": ["x", {"y": None}]}
     assert list(first["fields"]) == ["url", "date", "tags"]  # in the input's order
     assert (first["id"], first["text"]) == ("a", EVENT) and "fields" not in second
+    table = tmp_path / "out.csv"
+    assert predict(runner, smoke_model, feed, "-o", table).exit_code == 0
+    import csv
+
+    cells: dict[str, set[str]] = {}
+    for row in csv.DictReader(table.open(encoding="utf-8", newline="")):
+        cells.setdefault(row["id"], set()).add(row["fields"])  # every row of a document, span or not
+    assert {doc_id: [json.loads(f) if f else None for f in found] for doc_id, found in cells.items()} == \
+        {"a": [first["fields"]], second["id"]: [None]}
 
 
 def _jsonl(runner: CliRunner, model: Path, article: Path, tmp_path: Path) -> Path:

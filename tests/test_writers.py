@@ -123,6 +123,27 @@ def test_csv_has_a_row_per_span_and_one_for_a_document_without_spans() -> None:
     assert rows[2]["id"] == "d2" and rows[2]["start"] == ""
 
 
+def test_csv_and_conll_carry_the_input_lines_other_fields() -> None:
+    # A spreadsheet of spans is joined to the archive's URL and date only if each row carries
+    # them: one JSON cell, because a streamed table's columns are fixed before the first line.
+    import csv
+
+    fields = {"url": "https://example.org/a?b=1,2", "published": "1998-03-03", "note": "line\u2028break \"q\"\n"}
+    doc = Document("feed:1", "Rebels shelled Kalu.", [Span(0, 6, "attacker"), Span(15, 19, "location")],
+                   frozenset({"attacker", "location"}), meta={"source": "feed.jsonl, line 1", "fields": fields})
+    plain = labelled("No event.", [], "d2")
+    rows = list(csv.DictReader(io.StringIO(write(CsvWriter, [doc, plain]), newline="")))
+    assert [json.loads(r["fields"]) for r in rows[:2]] == [fields, fields]
+    assert list(json.loads(rows[0]["fields"])) == ["url", "published", "note"]  # the input's order
+    assert rows[2]["fields"] == ""  # no fields: an empty cell, not "{}"
+    blocks = write(ConllWriter, [doc, plain], columns=ROLES).split("\n\n")
+    first = blocks[0].split("\n")
+    assert first[0] == "# id = feed:1" and first[1].startswith("# fields = ")
+    assert json.loads(first[1].removeprefix("# fields = ")) == fields  # one line: the separators escaped
+    assert first[2].startswith("# columns = ") and first[3].split("\t")[:3] == ["Rebels", "0", "6"]
+    assert not any(line.startswith("# fields") for line in blocks[1].split("\n"))
+
+
 def test_record_round_trip() -> None:
     doc = tricky_doc()
     back = record_document(json.loads(json.dumps(doc_record(doc))))

@@ -37,9 +37,9 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   jsonl: one {"id", "text", "spans": [{"start", "end", "role", "text", "score", "entity"}], "roles", "source"} per line (plus "label" for models trained on native labels; mentions of one entity in a document share "entity"; "roles": the roles the model outputs; "source": the file, and line, it was read from; "fields": a JSON-lines input's other fields, as they were), the format `eventroles evaluate --predictions` reads; each span's text is the document text between start and end.
 
-  csv: one row per span: id, source, start, end, role, label, text, score, entity (a document without spans: one row, span columns empty), for a spreadsheet or pandas.
+  csv: one row per span: id, source, start, end, role, label, text, score, entity, fields (a JSON-lines input's other fields as one JSON object; a document without spans: one row, span columns empty), for a spreadsheet or pandas.
 
-  conll: per document "# id = ..." and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
+  conll: per document "# id = ...", "# fields = {...}" (a JSON-lines input's other fields, when it had any) and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
 
   html: one self-contained page, roles highlighted in colour, with a legend.
 
