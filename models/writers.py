@@ -18,8 +18,9 @@ is held back, so an archive of any size can pass through.
   columns ``word start end`` followed by one BIO column per tag head of the model (``B-attacker``,
   ``I-attacker`` or ``O``; for a model trained on native labels the heads are those labels);
   one column per head because spans of different roles may overlap. A blank line ends a block.
-- ``html``: a self-contained page (inline CSS, no script): a legend, then each article with its
-  spans highlighted, one colour per role. Overlapping spans are drawn by cutting the text at
+- ``html``: a self-contained page (inline CSS, no script): a legend, then each article (under its
+  id and, when the input line had other fields, a list of them) with its spans highlighted, one
+  colour per role. Overlapping spans are drawn by cutting the text at
   every span boundary and nesting one ``<mark>`` per covering span in each piece; every mark
   carries ``data-span`` (the span's index in the document) and a tooltip (role, label, score).
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import html
+import json
 import re
 from typing import Any, Sequence, TextIO
 
@@ -148,8 +150,9 @@ class ConllWriter(Writer):
             for w in range(first + 1, last):
                 tags[w][column] = f"I-{name}"
         lines = [f"# id = {_one_line(doc.id)}"]
-        if doc.meta.get("fields"):
-            lines.append(f"# fields = {_fields_json(doc)}")
+        fields = _fields_json(doc)
+        if fields:
+            lines.append(f"# fields = {fields}")
         lines.append("# columns = word start end " + " ".join(self.columns))
         for (start, end), row in zip(zip(words.starts, words.ends), tags):
             lines.append("\t".join([doc.text[start:end], str(start), str(end), *row]))
@@ -182,7 +185,7 @@ class HtmlWriter(Writer):
         counts = ", ".join(f"{n} {role}" for role, n in _role_counts(doc.spans).items()) or "no spans"
         self.handle.write(
             f'<article id="doc-{self.count}">\n<h2>{html.escape(doc.id)}</h2>\n'
-            f'<p class="meta">{html.escape(counts)}</p>\n<div class="text">{body}</div>\n</article>\n'
+            f'<p class="meta">{html.escape(counts)}</p>\n{_fields_html(doc)}<div class="text">{body}</div>\n</article>\n'
         )
 
     def end(self) -> None:
@@ -268,6 +271,8 @@ def _css() -> str:
         "article { border-top: 1px solid #ccc; padding: 0.5em 0 1em; }",
         "h2 { font-size: 1.05em; font-family: monospace; }",
         ".meta { color: #555; font-size: 0.9em; }",
+        ".fields { color: #555; font-size: 0.9em; display: grid; grid-template-columns: max-content auto; gap: 0 1em; }",
+        ".fields dd { margin: 0; overflow-wrap: anywhere; }",
         ".text { white-space: pre-wrap; line-height: 2.1; }",
         "mark { padding: 0.2em 0.1em; border-bottom: 2px solid; border-radius: 3px; }",
         "mark mark { padding: 0.05em 0; }",
@@ -285,6 +290,19 @@ def _fields_json(doc: Document) -> str:
     separator inside a value cannot break a CoNLL comment), or "" when it had none."""
     fields = doc.meta.get("fields")
     return json_line(fields).rstrip("\n") if fields else ""
+
+
+def _fields_html(doc: Document) -> str:
+    """The input line's other fields under an article's heading, one ``name: value`` each (a
+    value that is not a string as JSON), escaped; no links, so no address in an input is followed."""
+    fields = doc.meta.get("fields")
+    if not fields:
+        return ""
+    items = "".join(
+        f"<dt>{html.escape(str(name))}</dt><dd>{html.escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))}</dd>"
+        for name, value in fields.items()
+    )
+    return f'<dl class="fields">{items}</dl>\n'
 
 
 def _one_line(value: str) -> str:

@@ -213,6 +213,22 @@ def test_html_parses_and_shows_every_span_once() -> None:
     assert "d2 &lt;x&gt;" in out
 
 
+def test_html_lists_the_input_lines_other_fields_as_text() -> None:
+    # A reader of the page needs the article's URL and date beside its spans; an input's
+    # values are shown as text, never as markup or a followed link.
+    fields = {"url": "javascript:alert(1)", "title": "<script>x()</script>", "rank": [1, {"a": None}]}
+    doc = Document("feed:1", "Rebels shelled Kalu.", [Span(0, 6, "attacker")], frozenset({"attacker"}),
+                   meta={"fields": fields, "span_scores": {(0, 6, "attacker"): 0.9}})
+    out = write(HtmlWriter, [doc, labelled("Quiet day.", [], "d2")], roles=ROLES, title="t")
+    page = Page()
+    page.feed(out)
+    page.close()
+    assert "script" not in page.tags and "a" not in page.tags
+    assert page.tags.count("dl") == 1 and page.tags.count("dt") == 3  # only the article with fields
+    assert '<dd>&lt;script&gt;x()&lt;/script&gt;</dd>' in out and '<dd>[1, {&quot;a&quot;: null}]</dd>' in out
+    assert page.articles[0]["text"] == doc.text and page.articles[0]["spans"] == {0: "Rebels"}
+
+
 def test_html_colours_are_distinct_per_role() -> None:
     out = write(HtmlWriter, [], roles=ROLES)
     colours = [line.split("background:")[1].split(";")[0].strip() for line in out.splitlines() if line.startswith("mark.role-")]

@@ -41,7 +41,7 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   conll: per document "# id = ...", "# fields = {...}" (a JSON-lines input's other fields, when it had any) and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
 
-  html: one self-contained page, roles highlighted in colour, with a legend.
+  html: one self-contained page, roles highlighted in colour, with a legend; a JSON-lines input's other fields are listed, as text, under each article's id.
 
   text: for reading in a terminal: per document, one line per span with role, score, offsets and text.
 
