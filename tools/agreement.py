@@ -36,7 +36,6 @@ import importlib.util
 import json
 import random
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -470,7 +470,6 @@ def counts_markdown(splits: dict[str, list[Document]]) -> str:
     """The counts as the Markdown table of the data card."""
     rows = ["| split | articles | negatives | " + " | ".join(ROLES) + " | spans |"]
     rows.append("| --- | ---: | ---: | " + " | ".join("---:" for _ in ROLES) + " | ---: |")
-    totals: Counter[str] = Counter()
     for name in (*SPLITS, "total"):
         docs = [d for n in SPLITS for d in splits[n]] if name == "total" else splits[name]
         roles = Counter(span.role for doc in docs for span in doc.spans)

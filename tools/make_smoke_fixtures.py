@@ -29,7 +29,7 @@ def make_doc(rng: random.Random, doc_id: str, with_time: bool) -> dict:
              "time": rng.choice(TIMES), "w": rng.choice(WEAPONS)}
     roles = {"a": "attacker", "t": "target", "l": "location", "time": "time", "w": "weapon"}
     template = rng.choice(TEMPLATES)
-    text, spans, pos = "", [], 0
+    text, spans = "", []
     import re
 
     for piece in re.split(r"(\{\w+\})", template):
