@@ -20,6 +20,7 @@ from eventroles.models.inference import Tagger
 from eventroles.models.storage import load_model
 from eventroles.data.registry import load_corpus
 from eventroles.data.document import Document
+from eventroles.train.benchmark_speed import span_agreement
 from eventroles.train.metrics import score_corpus
 
 torch.set_num_threads(2)
@@ -56,8 +57,7 @@ for name, keep in VARIANTS.items():
         spans = [frozenset((s.start, s.end, s.role) for s in d.spans) for d in pred]
         if name == "fp32":
             ref[spec] = spans
-        same = sum(len(a & b) for a, b in zip(ref[spec], spans))
-        agree = 2 * same / max(1, sum(map(len, ref[spec])) + sum(map(len, spans)))
+        agree = span_agreement(ref[spec], spans)
         s = score_corpus(gold, pred)
         row[spec] = {"words_per_s": round(words / secs), "agreement": round(agree, 4),
                      "seqeval": round(100 * s["seqeval"]["micro"]["f1"], 2), "overlap": round(100 * s["overlap"]["micro"]["f1"], 2)}

@@ -78,7 +78,7 @@ def predict(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP, show_default=False),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1, mps, or auto (a CUDA GPU when there is one, else the CPU)."),
     precision: str = typer.Option(
-        "auto", "--precision", help="auto, fp32, bf16, fp16 or int8 (int8: dynamic quantisation, CPU only; about 1.4x fp32 on a CPU without bf16 units, at about 4 F1 points: docs/benchmarks.md)."
+        "auto", "--precision", help="auto, fp32, bf16, fp16 or int8 (int8: dynamic quantisation, CPU only; about 1.3x fp32 on a CPU without bf16 units, at about 4 F1 points: docs/benchmarks.md)."
     ),
     quantize: bool = typer.Option(False, "--quantize", help="Same as --precision int8."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass, at most (on a CPU a pass is also capped at 2,048 subwords: 8 full windows)."),
