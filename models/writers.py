@@ -23,6 +23,8 @@ is held back, so an archive of any size can pass through.
   colour per role. Overlapping spans are drawn by cutting the text at
   every span boundary and nesting one ``<mark>`` per covering span in each piece; every mark
   carries ``data-span`` (the span's index in the document) and a tooltip (role, label, score).
+- ``text``: for a terminal: per document a ``== id: N spans`` line, a ``fields:`` line (one JSON
+  object, only when the input line had other fields), then one line per span in text order.
 """
 
 from __future__ import annotations
@@ -194,12 +196,16 @@ class HtmlWriter(Writer):
 
 
 class TextWriter(Writer):
-    """For people reading a terminal: each document's spans as a table, in text order."""
+    """For people reading a terminal: each document's spans as a table, in text order, under
+    its id and (when the input line had other fields) those fields as one line of JSON."""
 
     def write(self, doc: Document) -> None:
         self.count += 1
         scores = doc.meta.get("span_scores", {})
         lines = [f"== {_one_line(doc.id)}: {len(doc.spans)} spans"]
+        fields = _fields_json(doc)
+        if fields:
+            lines.append(f"   fields: {fields}")
         width = max((len(s.role) for s in doc.spans), default=0)
         for span in sorted(doc.spans, key=lambda s: (s.start, s.end, s.role)):
             score = scores.get((span.start, span.end, span.role))

@@ -11,7 +11,7 @@ from eventroles.data.document import Document, Span
 from eventroles.data.problems import ReadReport
 from eventroles.data.readers.jsonl import read_jsonl_file
 from eventroles.data.roles import ROLES
-from eventroles.models.writers import ConllWriter, CsvWriter, HtmlWriter, JsonlWriter, doc_record, record_document
+from eventroles.models.writers import ConllWriter, CsvWriter, HtmlWriter, JsonlWriter, TextWriter, doc_record, record_document
 
 TRICKY = 'Rebels <b>&amp;</b> "militia"\r\n\tattacked  the town of Kafr 🙂 on Sunday.'
 
@@ -123,7 +123,7 @@ def test_csv_has_a_row_per_span_and_one_for_a_document_without_spans() -> None:
     assert rows[2]["id"] == "d2" and rows[2]["start"] == ""
 
 
-def test_csv_and_conll_carry_the_input_lines_other_fields() -> None:
+def test_csv_conll_and_text_carry_the_input_lines_other_fields() -> None:
     # A spreadsheet of spans is joined to the archive's URL and date only if each row carries
     # them: one JSON cell, because a streamed table's columns are fixed before the first line.
     import csv
@@ -142,6 +142,10 @@ def test_csv_and_conll_carry_the_input_lines_other_fields() -> None:
     assert json.loads(first[1].removeprefix("# fields = ")) == fields  # one line: the separators escaped
     assert first[2].startswith("# columns = ") and first[3].split("\t")[:3] == ["Rebels", "0", "6"]
     assert not any(line.startswith("# fields") for line in blocks[1].split("\n"))
+    table = write(TextWriter, [doc, plain]).split("\n")
+    assert table[0] == "== feed:1: 2 spans" and table[1].startswith("   fields: ")
+    assert json.loads(table[1].removeprefix("   fields: ")) == fields and table[2].lstrip().startswith("attacker")
+    assert not any("fields" in line for line in table[4:])  # none for a document without them
 
 
 def test_record_round_trip() -> None:
