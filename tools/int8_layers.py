@@ -29,23 +29,24 @@ model_dir, specs = sys.argv[1], sys.argv[2:]
 def linear_names(model, keep):
     return {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and keep(n)}
 
+# name -> (the Tagger's precision, which Linear layers this tool quantises itself)
 VARIANTS = {
-    "fp32": None,
-    "int8 all Linear": lambda n: True,
-    "int8 backbone (heads fp32)": lambda n: not n.startswith("heads"),
-    "int8 feed-forward only": lambda n: ("intermediate.dense" in n or (n.endswith("output.dense") and "attention" not in n)),
-    "int8 attention only": lambda n: "attention" in n,
+    "fp32": ("fp32", None),
+    "int8 all Linear": ("int8", None),  # the product's own path: what `--precision int8` runs
+    "int8 backbone (heads fp32)": ("fp32", lambda n: not n.startswith("heads")),
+    "int8 feed-forward only": ("fp32", lambda n: ("intermediate.dense" in n or (n.endswith("output.dense") and "attention" not in n))),
+    "int8 attention only": ("fp32", lambda n: "attention" in n),
 }
 corpora = {s: load_corpus(s)[0] for s in specs}
 results = {}
 ref = {}
-for name, keep in VARIANTS.items():
+for name, (precision, keep) in VARIANTS.items():
     model, tok, meta = load_model(Path(model_dir))
     model.eval()
     if keep is not None:
         names = linear_names(model, keep)
         model = quantize_dynamic(model, names, dtype=torch.qint8)
-    tagger = Tagger(model, tok, meta, device="cpu", precision="fp32")
+    tagger = Tagger(model, tok, meta, device="cpu", precision=precision)
     row = {}
     for spec, gold in corpora.items():
         docs = [Document(d.id, d.text, roles=d.roles) for d in gold]
