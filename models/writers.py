@@ -197,7 +197,8 @@ class HtmlWriter(Writer):
 
 class TextWriter(Writer):
     """For people reading a terminal: each document's spans as a table, in text order, under
-    its id and (when the input line had other fields) those fields as one line of JSON."""
+    its id and (when the input line had other fields) those fields as one line of JSON; what a
+    terminal would act on instead of showing (ESC, C1 controls, bidi overrides) is escaped."""
 
     def write(self, doc: Document) -> None:
         self.count += 1
@@ -205,7 +206,7 @@ class TextWriter(Writer):
         lines = [f"== {_one_line(doc.id)}: {len(doc.spans)} spans"]
         fields = _fields_json(doc)
         if fields:
-            lines.append(f"   fields: {fields}")
+            lines.append(f"   fields: {_shown(fields)}")
         width = max((len(s.role) for s in doc.spans), default=0)
         for span in sorted(doc.spans, key=lambda s: (s.start, s.end, s.role)):
             score = scores.get((span.start, span.end, span.role))
@@ -311,5 +312,17 @@ def _fields_html(doc: Document) -> str:
     return f'<dl class="fields">{items}</dl>\n'
 
 
+# Characters a terminal acts on instead of showing (C0 and C1 controls: ESC starts colour and
+# cursor sequences, U+009B is a one-character CSI) and bidirectional overrides and isolates,
+# which reorder what a reader sees. Article texts, ids and fields come from anywhere.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(value: str) -> str:
+    """``value`` with every unshowable character written as its ``\\uXXXX`` escape."""
+    return _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
 def _one_line(value: str) -> str:
-    return " ".join(value.split())
+    """Runs of whitespace (line breaks and tabs included) as one space; other controls escaped."""
+    return _shown(" ".join(value.split()))

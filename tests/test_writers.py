@@ -291,3 +291,20 @@ def test_text_format_lists_every_span_with_its_offsets() -> None:
     writer = make_writer("text", out)
     writer.write(two_lines)
     assert out.getvalue().splitlines()[0].startswith("== feed") and out.getvalue().splitlines()[0].endswith(": 1 spans")
+
+
+def test_text_table_shows_terminal_controls_as_escapes_and_keeps_offsets() -> None:
+    """An article's ESC sequences, one-character CSI (U+009B) and bidi overrides would recolour,
+    move or reorder what a reader of the terminal sees; the table shows them as escapes."""
+    text = "Rebels \x1b[2J\u202eshelled Kalu \x9b31m on Sunday."
+    doc = Document("feed\x1b]0;x\x07", text, [at(text, "\x1b[2J\u202eshelled", "attacker")],
+                   meta={"span_scores": {}, "fields": {"source": "wire\x9b1m", "note": "a\u2066b"}})
+    out = io.StringIO()
+    TextWriter(out).write(doc)
+    shown = out.getvalue()
+    assert not any(ch in shown for ch in "\x1b\x07\x9b\u202e\u2066")
+    head, fields, row = shown.splitlines()
+    assert head == "== feed\\u001b]0;x\\u0007: 1 spans"
+    assert fields == '   fields: {"source": "wire\\u009b1m", "note": "a\\u2066b"}'
+    assert row.endswith("[7:19]  \\u001b[2J\\u202eshelled")
+    assert text[7:19] == "\x1b[2J\u202eshelled"

@@ -43,7 +43,7 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   html: one self-contained page, roles highlighted in colour, with a legend; a JSON-lines input's other fields are listed, as text, under each article's id.
 
-  text: for reading in a terminal: per document, a fields line (a JSON-lines input's other fields, when it had any), then one line per span with role, score, offsets and text.
+  text: for reading in a terminal: per document, a fields line (a JSON-lines input's other fields, when it had any), then one line per span with role, score, offsets and text; control characters (ESC sequences, bidi overrides) are shown as \\uXXXX escapes, the offsets are the text's own.
 
 Bad inputs (missing or unreadable, empty, binary, not UTF-8, malformed JSON line, no or empty "text", a .json, .csv, .html or other structured file; a folder that cannot be listed; a symbolic link to a folder inside a folder, not followed) are reported on standard error and counted in the closing summary; the others are still labelled. Hidden files and folders (names starting with ".") are not read, and counted. A document whose id repeats an earlier one's is labelled and written, and reported (ids must be unique for `eventroles evaluate --predictions`; a .jsonl line without "id" gets FILE-STEM:LINE, so two feed.jsonl files in different folders collide). Offsets index the text as written to the output (a leading byte-order mark is dropped). Exit code 0 when anything was labelled, 2 when nothing was, 1 when the model folder is missing or incomplete (or another error stops the run).
 
