@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from eventroles import __version__
@@ -192,6 +194,23 @@ def read_meta(folder: Path) -> ModelMeta:
         raise ModelFolderError(f"{folder / META} is not a valid eventroles metadata file: {error}") from None
 
 
+def check_weight_shapes(folder: Path, described: RoleTagger) -> None:
+    """Refuse a folder whose weights file holds tensors of other shapes than its metadata
+    describes, reading only the file's header: a handed-over ``eventroles.json`` with a huge
+    ``vocab_size`` would otherwise allocate that much memory before any check could run."""
+    try:
+        with safe_open(str(folder / WEIGHTS), framework="pt") as weights:
+            shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    except Exception as error:  # safetensors raises its own error types
+        raise ModelFolderError(f"{folder / WEIGHTS} could not be read: {error}") from None
+    for name, tensor in described.state_dict().items():
+        if name in shapes and shapes[name] != list(tensor.shape):
+            raise ModelFolderError(
+                f"{folder / WEIGHTS} does not match the model described in {META}: {name} is "
+                f"{shapes[name]} in the weights, {list(tensor.shape)} in the description"
+            )
+
+
 def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
     from transformers import AutoTokenizer
 
@@ -200,10 +219,12 @@ def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
     if not (folder / TOKENIZER).is_file():
         raise ModelFolderError(f"model folder {folder} is incomplete: missing {TOKENIZER}")
     try:
-        backbone = backbone_from_config(meta.backbone_config)
+        with torch.device("meta"):  # shapes only: nothing is allocated before they are checked
+            described = RoleTagger(backbone_from_config(meta.backbone_config), len(meta.tagset.tags), word_shape=meta.word_shape)
     except BackboneError as error:
         raise ModelFolderError(f"{folder / META}: {error}") from None
-    model = RoleTagger(backbone, len(meta.tagset.tags), word_shape=meta.word_shape)
+    check_weight_shapes(folder, described)
+    model = RoleTagger(backbone_from_config(meta.backbone_config), len(meta.tagset.tags), word_shape=meta.word_shape)
     try:
         state = load_file(str(folder / WEIGHTS))
     except Exception as error:  # safetensors raises its own error types

@@ -210,3 +210,15 @@ def test_a_file_given_as_the_model_folder_says_the_order(tmp_path: Path) -> None
     article.write_text("Rebels attacked Kyiv.")
     with pytest.raises(ModelFolderError, match="is a file, not a model folder$"):  # every verb reads it: no verb named
         read_meta(article)
+
+
+def test_a_description_with_other_sizes_is_refused_before_anything_is_allocated(tmp_path: Path, tokenizer, monkeypatch) -> None:
+    """A handed-over eventroles.json claiming ten billion vocabulary rows is named, not built:
+    building it would take 640 GB before the weights' shapes could be compared."""
+    folder = _saved_with_meta(tmp_path, tokenizer, lambda meta: meta["backbone_config"].update(vocab_size=10**10))
+    built: list[int] = []
+    real = storage.backbone_from_config
+    monkeypatch.setattr(storage, "backbone_from_config", lambda config: built.append(config["vocab_size"]) or real(config))
+    with pytest.raises(ModelFolderError, match=r"word_embeddings.weight is \[\d+, 16\] in the weights, \[10000000000, 16\]"):
+        load_model(folder)
+    assert built == [10**10]  # the description was built once, on the meta device, and no more
