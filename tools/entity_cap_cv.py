@@ -3,7 +3,7 @@
     python tools/entity_cap_cv.py MODEL [MODEL ...] [--data muc4:dev] [--folds 5]
 
 MUC-4's templates hold few fillers per role (in the training documents with an incident, a role
-has at most one entity in 80-90% of them), while the tagger's errors on muc4:dev are mostly
+has at most one entity in 79-94% of them), while the tagger's errors on muc4:dev are mostly
 precision. The cap keeps, per document and tag, the K entities (spans grouped as CEAF-REE
 groups them) with the surest mention and drops the others. Cut dev into folds (by document,
 fixed shuffle, the same folds as `tools/offset_cv.py`); on the other folds choose (a) the span
