@@ -195,20 +195,32 @@ def read_meta(folder: Path) -> ModelMeta:
 
 
 def check_weight_shapes(folder: Path, described: RoleTagger) -> None:
-    """Refuse a folder whose weights file holds tensors of other shapes than its metadata
-    describes, reading only the file's header: a handed-over ``eventroles.json`` with a huge
-    ``vocab_size`` would otherwise allocate that much memory before any check could run."""
+    """Refuse a folder whose weights file holds other tensors, or tensors of other shapes, than
+    its metadata describes, reading only the file's header: a handed-over ``eventroles.json``
+    with a huge ``vocab_size`` would otherwise allocate that much memory before any check ran."""
     try:
         with safe_open(str(folder / WEIGHTS), framework="pt") as weights:
             shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
     except Exception as error:  # safetensors raises its own error types
         raise ModelFolderError(f"{folder / WEIGHTS} could not be read: {error}") from None
-    for name, tensor in described.state_dict().items():
-        if name in shapes and shapes[name] != list(tensor.shape):
+    expected = {name: list(tensor.shape) for name, tensor in described.state_dict().items()}
+    missing, unexpected = sorted(expected.keys() - shapes.keys()), sorted(shapes.keys() - expected.keys())
+    if missing or unexpected:
+        raise ModelFolderError(
+            f"{folder / WEIGHTS} does not match the model described in {META}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    for name, shape in expected.items():
+        if shapes[name] != shape:
             raise ModelFolderError(
                 f"{folder / WEIGHTS} does not match the model described in {META}: {name} is "
-                f"{shapes[name]} in the weights, {list(tensor.shape)} in the description"
+                f"{shapes[name]} in the weights, {shape} in the description"
             )
+
+
+def _described_model(meta: ModelMeta) -> RoleTagger:
+    """An untrained model of the architecture ``meta`` describes (on the current default device)."""
+    return RoleTagger(backbone_from_config(meta.backbone_config), len(meta.tagset.tags), word_shape=meta.word_shape)
 
 
 def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
@@ -220,24 +232,16 @@ def load_model(folder: Path) -> tuple[RoleTagger, Any, ModelMeta]:
         raise ModelFolderError(f"model folder {folder} is incomplete: missing {TOKENIZER}")
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated before they are checked
-            described = RoleTagger(backbone_from_config(meta.backbone_config), len(meta.tagset.tags), word_shape=meta.word_shape)
+            described = _described_model(meta)
     except BackboneError as error:
         raise ModelFolderError(f"{folder / META}: {error}") from None
     check_weight_shapes(folder, described)
-    model = RoleTagger(backbone_from_config(meta.backbone_config), len(meta.tagset.tags), word_shape=meta.word_shape)
+    model = _described_model(meta)
     try:
         state = load_file(str(folder / WEIGHTS))
     except Exception as error:  # safetensors raises its own error types
         raise ModelFolderError(f"{folder / WEIGHTS} could not be read: {error}") from None
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # a tensor of the wrong shape (e.g. another number of tags)
-        raise ModelFolderError(f"{folder / WEIGHTS} does not match the model described in {META}: {error}") from None
-    if missing or unexpected:
-        raise ModelFolderError(
-            f"{folder / WEIGHTS} does not match the model described in {META}: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+    model.load_state_dict(state)  # names and shapes were checked against the header above
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True, trust_remote_code=False)
         check_vocabulary(tokenizer, f"model folder {folder}", meta.backbone_config.get("vocab_size"))
