@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from dataclasses import replace
 from functools import lru_cache
 from typing import Sequence
@@ -26,7 +25,7 @@ from eventroles.data.registry import load_corpus
 from eventroles.models.inference import Tagger
 from eventroles.train.calibration import OFFSET_GRID
 
-from offset_cv import counts, f1
+from offset_cv import counts, document_folds, f1
 
 CAPS: tuple[int | None, ...] = (1, 2, 3, 4, 6, None)  # None: no cap
 
@@ -35,17 +34,16 @@ def capped(doc: Document, caps: dict[str, int | None]) -> Document:
     """``doc`` keeping, per tag, the spans of its ``caps[tag]`` surest entities."""
     scores = doc.meta.get("span_scores", {})
     entity_of = doc.meta.get("span_entities", {})
+    keys = [(span.start, span.end, span.role) for span in doc.spans]
+    entities = [(span.label or span.role, entity_of.get(key, key)) for span, key in zip(doc.spans, keys)]
     best: dict[tuple[str, object], float] = {}
-    for span in doc.spans:
-        key = (span.start, span.end, span.role)
-        entity = (span.label or span.role, entity_of.get(key, key))
+    for entity, key in zip(entities, keys):
         best[entity] = max(best.get(entity, 0.0), float(scores.get(key, 0.0)))
     kept_entities: set[tuple[str, object]] = set()
     for tag in {tag for tag, _ in best}:
         ranked = sorted((e for e in best if e[0] == tag), key=lambda e: -best[e])
         kept_entities.update(ranked[: caps.get(tag)])
-    spans = [s for s in doc.spans if (s.label or s.role, entity_of.get((s.start, s.end, s.role), (s.start, s.end, s.role))) in kept_entities]
-    return replace(doc, spans=spans)
+    return replace(doc, spans=[span for span, entity in zip(doc.spans, entities) if entity in kept_entities])
 
 
 def cross_validate(folder: str, docs: list[Document], folds: list[list[int]]) -> dict[str, float]:
@@ -99,9 +97,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     docs, _ = load_corpus(args.data)
-    order = list(range(len(docs)))
-    random.Random(0).shuffle(order)
-    folds = [sorted(order[k :: args.folds]) for k in range(args.folds)]
+    folds = document_folds(len(docs), args.folds)
     results = {folder: cross_validate(folder, docs, folds) for folder in args.models}
     print(json.dumps(results, indent=1))
 

@@ -40,6 +40,13 @@ def f1(c: tuple[int, int, int]) -> float:
     return 0.0 if correct == 0 else 2 * correct / (predicted + gold)
 
 
+def document_folds(n_docs: int, n_folds: int) -> list[list[int]]:
+    """Document indices cut into ``n_folds`` folds after a fixed shuffle (the same on every run)."""
+    order = list(range(n_docs))
+    random.Random(0).shuffle(order)
+    return [sorted(order[k::n_folds]) for k in range(n_folds)]
+
+
 def cross_validate(folder: str, docs: list[Document], folds: list[list[int]], metric: str) -> dict[str, float]:
     tagger = Tagger.load(folder, device="cpu")
     heads, roles = len(tagger.meta.tagset.tags), tagger.meta.tagset.roles
@@ -81,9 +88,7 @@ def main() -> None:
     parser.add_argument("--metric", choices=("ceaf", "seqeval"), default="ceaf")
     args = parser.parse_args()
     docs, _ = load_corpus(args.data)
-    order = list(range(len(docs)))
-    random.Random(0).shuffle(order)
-    folds = [sorted(order[k :: args.folds]) for k in range(args.folds)]
+    folds = document_folds(len(docs), args.folds)
     results = {folder: cross_validate(folder, docs, folds, args.metric) for folder in args.models}
     print(json.dumps(results, indent=1))
 
