@@ -13,7 +13,8 @@ is held back, so an archive of any size can pass through.
   fields``), a document without spans as one row with empty span columns; ``fields`` is the
   input line's other fields as one JSON object (empty when it had none).
 - ``conll``: one block per document: ``# id = ...``, ``# fields = {...}`` (only when the input
-  line had other fields; one JSON object) and ``# columns = ...`` comment lines, then
+  line had other fields; one JSON object, its control characters written as JSON escapes, as in
+  the ``# id`` line) and ``# columns = ...`` comment lines, then
   one line per word (``data/words.py`` words, never containing whitespace) with tab-separated
   columns ``word start end`` followed by one BIO column per tag head of the model (``B-attacker``,
   ``I-attacker`` or ``O``; for a model trained on native labels the heads are those labels);
@@ -154,7 +155,7 @@ class ConllWriter(Writer):
         lines = [f"# id = {_one_line(doc.id)}"]
         fields = _fields_json(doc)
         if fields:
-            lines.append(f"# fields = {fields}")
+            lines.append(f"# fields = {_shown(fields)}")  # still JSON: a control's \uXXXX is its JSON escape
         lines.append("# columns = word start end " + " ".join(self.columns))
         for (start, end), row in zip(zip(words.starts, words.ends), tags):
             lines.append("\t".join([doc.text[start:end], str(start), str(end), *row]))

@@ -128,18 +128,20 @@ def test_csv_conll_and_text_carry_the_input_lines_other_fields() -> None:
     # them: one JSON cell, because a streamed table's columns are fixed before the first line.
     import csv
 
-    fields = {"url": "https://example.org/a?b=1,2", "published": "1998-03-03", "note": "line\u2028break \"q\"\n"}
+    fields = {"url": "https://example.org/a?b=1,2", "published": "1998-03-03", "note": "line\u2028break \"q\"\n",
+              "by": "\x9b31m\u202eevil"}  # a one-character CSI and a right-to-left override
     doc = Document("feed:1", "Rebels shelled Kalu.", [Span(0, 6, "attacker"), Span(15, 19, "location")],
                    frozenset({"attacker", "location"}), meta={"source": "feed.jsonl, line 1", "fields": fields})
     plain = labelled("No event.", [], "d2")
     rows = list(csv.DictReader(io.StringIO(write(CsvWriter, [doc, plain]), newline="")))
     assert [json.loads(r["fields"]) for r in rows[:2]] == [fields, fields]
-    assert list(json.loads(rows[0]["fields"])) == ["url", "published", "note"]  # the input's order
+    assert list(json.loads(rows[0]["fields"])) == ["url", "published", "note", "by"]  # the input's order
     assert rows[2]["fields"] == ""  # no fields: an empty cell, not "{}"
     blocks = write(ConllWriter, [doc, plain], columns=ROLES).split("\n\n")
     first = blocks[0].split("\n")
     assert first[0] == "# id = feed:1" and first[1].startswith("# fields = ")
     assert json.loads(first[1].removeprefix("# fields = ")) == fields  # one line: the separators escaped
+    assert "\\u009b31m\\u202eevil" in first[1]  # controls as JSON escapes: `cat` shows them, JSON reads them back
     assert first[2].startswith("# columns = ") and first[3].split("\t")[:3] == ["Rebels", "0", "6"]
     assert not any(line.startswith("# fields") for line in blocks[1].split("\n"))
     table = write(TextWriter, [doc, plain]).split("\n")
