@@ -39,7 +39,7 @@ Output goes to standard output unless -o is given; --format defaults to the -o s
 
   csv: one row per span: id, source, start, end, role, label, text, score, entity, fields (a JSON-lines input's other fields as one JSON object; a document without spans: one row, span columns empty), for a spreadsheet or pandas.
 
-  conll: per document "# id = ...", "# fields = {...}" (a JSON-lines input's other fields, when it had any) and "# columns = ..." lines, then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
+  conll: per document "# id = ...", "# fields = {...}" (a JSON-lines input's other fields, when it had any) and "# columns = ..." lines (control characters in them written as \\uXXXX, which the fields line's JSON reads back), then one line per word: word, start, end and one BIO column per tag head (B-attacker, I-attacker, O, ...); a blank line ends a document.
 
   html: one self-contained page, roles highlighted in colour, with a legend; a JSON-lines input's other fields are listed, as text, under each article's id.
 
