@@ -52,6 +52,48 @@ def resolve_backbone(name: str) -> str:
     return name
 
 
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def backbone_source(name: str) -> str:
+    """What to hand ``from_pretrained`` for backbone ``name``: ``resolve_backbone``'s folder, or
+    for a hub id what ``hub_source`` finds."""
+    source = resolve_backbone(name)
+    return source if Path(source).exists() else hub_source(source)
+
+
+def hub_source(hub_id: str) -> str:
+    """``hub_id`` itself when the Hub's host resolves (or a proxy or offline mode leaves the choice
+    to the hub client), else the id's folder in the local Hugging Face cache; refused at once
+    when it is in neither.
+
+    Why: without a network each ``from_pretrained`` call spent about 27 s in the hub client's
+    retries before failing (a training makes two), though the host's name fails to resolve at once.
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(variable) for variable in PROXY_VARIABLES):
+        return hub_id
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+        return hub_id
+    except OSError:
+        pass
+    cached = try_to_load_from_cache(hub_id, "config.json")
+    if isinstance(cached, str):
+        log.info("%s cannot be reached: backbone %r loaded from the local Hugging Face cache", host, hub_id)
+        return str(Path(cached).parent)
+    raise BackboneError(f"backbone {hub_id!r} is not a local folder, and the Hugging Face Hub cannot be reached "
+                        f"({host} does not resolve: no network?) nor is the model in the local Hugging Face cache. "
+                        f"Use {DEFAULT_BACKBONE!r} for the packaged MiniLM, or a local folder with model.safetensors "
+                        "(download the model on a machine with a network)")
+
+
 def looks_like_path(name: str) -> bool:
     """A hub id is ``repo`` or ``owner/repo``; anything else with a slash, or starting like a path, is a path."""
     return (name.startswith((".", "/", "~")) or name.endswith("/") or name.count("/") > 1 or "\\" in name
@@ -102,7 +144,7 @@ class RandomBackbone:
 def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
-    source = resolve_backbone(name)
+    source = backbone_source(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
     except (OSError, ValueError) as error:
@@ -131,7 +173,7 @@ def build_backbone(
         _set_attention_dropout(config, attention_dropout)
         return AutoModel.from_config(config, add_pooling_layer=False)
     assert name is not None
-    source = resolve_backbone(name)
+    source = backbone_source(name)
     try:
         with quiet_transformers():
             config = AutoConfig.from_pretrained(source, trust_remote_code=False)

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from eventroles.models.backbone import BackboneError, RandomBackbone, build_backbone, load_tokenizer, random_bert_config, resolve_backbone
+from eventroles.models.backbone import (
+    PROXY_VARIABLES, BackboneError, RandomBackbone, backbone_source, build_backbone, load_tokenizer, random_bert_config,
+    resolve_backbone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,72 @@ def test_a_name_close_to_the_packaged_backbone_is_a_typo_not_a_hub_id() -> None:
         with pytest.raises(BackboneError, match="did you mean 'minilm'"):
             resolve_backbone(typo)
     assert resolve_backbone("roberta-base") == "roberta-base"  # other names are still hub ids
+
+
+@pytest.fixture
+def hub_unreachable(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No network: the Hub's host does not resolve, no proxy, not in offline mode. Returns the
+    hosts looked up."""
+    import socket
+
+    from huggingface_hub import constants
+
+    looked_up: list[str] = []
+
+    def no_dns(host: str, *args: object, **kwargs: object) -> None:
+        looked_up.append(host)
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    return looked_up
+
+
+def test_a_hub_id_without_a_network_is_refused_at_once_naming_the_host(
+    hub_unreachable: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offline, each from_pretrained spent about 27 s in the hub client's retries before failing.
+    import huggingface_hub
+    from transformers import AutoTokenizer
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo_id, filename, **kw: None)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda *a, **kw: pytest.fail("the hub client was called"))
+    with pytest.raises(BackboneError, match=r"'owner/model' is not a local folder.*huggingface\.co does not resolve"):
+        load_tokenizer("owner/model")
+    with pytest.raises(BackboneError, match="nor is the model in the local Hugging Face cache"):
+        build_backbone("owner/model", None, 0)
+    assert hub_unreachable == ["huggingface.co", "huggingface.co"]
+
+
+def test_a_hub_id_without_a_network_loads_from_the_local_cache(
+    hub_unreachable: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import huggingface_hub
+
+    snapshot = tmp_path / "models--owner--model" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    asked: list[tuple[str, str]] = []
+
+    def cached(repo_id: str, filename: str, **kw: object) -> str:
+        asked.append((repo_id, filename))
+        return str(snapshot / filename)
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", cached)
+    assert backbone_source("owner/model") == str(snapshot)
+    assert asked == [("owner/model", "config.json")]
+
+
+def test_a_hub_id_is_left_to_the_hub_client_with_a_network_or_a_proxy(
+    hub_unreachable: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # the proxy resolves the Hub, not this machine
+    assert backbone_source("owner/model") == "owner/model" and hub_unreachable == []
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **kw: [])  # the host resolves
+    assert backbone_source("owner/model") == "owner/model"
+    assert backbone_source("minilm") == resolve_backbone("minilm")  # folders are never looked up

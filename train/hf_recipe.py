@@ -309,7 +309,7 @@ def _build_model(backbone: str, random_backbone: dict | None, labels: list[str],
     from transformers import AutoModelForTokenClassification
 
     from eventroles.models.backbone import (
-        BackboneError, RandomBackbone, load_pretrained, quiet_transformers, random_bert_config, resolve_backbone,
+        BackboneError, RandomBackbone, load_pretrained, quiet_transformers, random_bert_config, backbone_source,
     )
 
     id2label = dict(enumerate(labels))
@@ -318,7 +318,7 @@ def _build_model(backbone: str, random_backbone: dict | None, labels: list[str],
         config = random_bert_config(RandomBackbone(**random_backbone), vocab_size, num_labels=len(labels),
                                     id2label=id2label, label2id=label2id)
         return AutoModelForTokenClassification.from_config(config)
-    source = resolve_backbone(backbone)
+    source = backbone_source(backbone)
     try:
         with quiet_transformers():  # no loading bar or report table, also under --no-progress
             return load_pretrained(

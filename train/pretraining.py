@@ -34,7 +34,7 @@ from eventroles.models.backbone import (
     BackboneError,
     load_tokenizer,
     quiet_transformers,
-    resolve_backbone,
+    backbone_source,
 )
 from eventroles.models.storage import foreign_files, replace_folder, saved_files
 
@@ -196,7 +196,7 @@ def pretrain(
         raise BackboneError("pretraining continues model.backbone, not a trained tagger: leave model.init_from "
                             "unset here (pretrain first, then train with the folder as model.backbone)")
     log = beside_bars(log)  # the loss is logged while the step bar is drawn
-    source = resolve_backbone(config.model.backbone)
+    source = backbone_source(config.model.backbone)
     check_output(output, source)
     training = config.training
     if training.threads:
