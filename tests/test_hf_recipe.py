@@ -230,6 +230,16 @@ def test_training_shows_one_progress_bar_over_the_optimizer_steps(recipe_run: di
     assert epochs and all(line.split("\r")[-1].startswith("epoch 1.0:") for line in epochs)  # not glued to the bar
 
 
+def test_dev_evaluation_and_test_prediction_show_their_batches(recipe_run: dict[str, Any]) -> None:
+    lines = recipe_run["stderr"].replace("\r", "\n").splitlines()
+    dev = [line for line in lines if line.startswith("recipe:") and "dev " in line]
+    assert dev and dev[-1].split("dev ")[1].startswith("1/1 batches"), recipe_run["stderr"]  # the smoke dev sentences fit one batch of 16
+    test = [line for line in lines if line.startswith("recipe test:")]
+    assert test, recipe_run["stderr"]
+    done, total = test[-1].split("|")[2].split()[0].split("/")
+    assert done == total and int(total) >= 1
+
+
 def test_roles_option_trains_only_those_roles_and_names_missing_ones(tmp_path: Path) -> None:
     run = dict(epochs=0.01, max_length=32, batch_size=16, eval_split=None, random_backbone=TINY, progress=False)
     result = hf_recipe.run_recipe(str(SMOKE), tmp_path / "p.jsonl", roles=["attacker", "time"], **run)
