@@ -375,10 +375,9 @@ def _log_callback(log: Callable[[str], None], history: list[dict[str, Any]]) -> 
 
 def _length(loader: Any) -> int | None:
     """Batches in a data loader, or None for one without a length (a streamed dataset)."""
-    try:
-        return len(loader)
-    except TypeError:
-        return None
+    from transformers.trainer_utils import has_length
+
+    return len(loader) if has_length(loader) else None
 
 
 def _progress_callback() -> Any:
