@@ -47,6 +47,7 @@ from .checkpoints import (
 )
 from .config import Config, ConfigError, OutputConfig
 from .corpora import LEAK_KIND, LoadedCorpus, leak_note, load_corpora
+from .optimizer import new_adamw
 from .progress import beside_bars
 
 
@@ -304,7 +305,8 @@ class Trainer:
         batches = len(self._epoch_batches(0))
         self.steps_per_epoch = max(1, math.ceil(batches / (training.gradient_accumulation * processes)))
         self.total_steps = training.max_steps or max(1, math.ceil(training.epochs * self.steps_per_epoch))
-        optimizer = torch.optim.AdamW(self._param_groups(model), lr=training.learning_rate)
+        optimizer = new_adamw(self._param_groups(model), training.learning_rate, self.accelerator.device,
+                              fused=training.fused_optimizer)
         from transformers import get_scheduler
 
         scheduler = get_scheduler(
@@ -357,6 +359,14 @@ class Trainer:
             self.log(f"{corpus.label}: a name-substituted copy of {count.documents} of {len(corpus.train)} training "
                      f"documents ({count.names} names, {count.mentions} mentions replaced); each epoch reads the copy "
                      f"in place of its document with probability {training.name_substitution:g}")
+
+    def _optimizer_kind(self) -> str:
+        """How AdamW runs, for the start-of-training line (fused asked but not available is said)."""
+        if self.optimizer.param_groups[0].get("fused"):
+            return "fused AdamW"
+        if self.config.training.fused_optimizer:
+            return f"AdamW per-tensor loop: torch has no fused AdamW for {self.accelerator.device.type}"
+        return "AdamW per-tensor loop"
 
     def _param_groups(self, model: RoleTagger) -> list[dict[str, Any]]:
         training = self.config.training
@@ -479,7 +489,8 @@ class Trainer:
         if note:
             self.log(note)
         self.log(
-            f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}), "
+            f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}, "
+            f"{self._optimizer_kind()}), "
             f"{sum(w.variant == 0 for w in self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents"
             + (f" (and {sum(w.variant == 1 for w in self.windows)} of their name-substituted copies)"
                if cfg.name_substitution else "") + ", "
