@@ -229,3 +229,14 @@ def test_bf16_pretraining_on_a_cpu_without_bf16_units_is_warned_of(
     said: list[str] = []
     pretrain(config, tmp_path / "pt", PretrainSettings(epochs=1, max_length=32), progress=False, log=said.append)
     assert any(line.startswith("warning: this CPU has no bf16 units") and "training.precision auto" in line for line in said)
+
+
+@pytest.mark.parametrize(("fused", "said"), [(True, "optimizer: fused AdamW"), (False, "optimizer: AdamW per-tensor loop")])
+def test_pretraining_uses_and_names_the_configured_adamw(
+    tmp_path: Path, tiny_backbone: Path, fused: bool, said: str
+) -> None:
+    config = smoke_config(tmp_path, tiny_backbone)
+    config.training.fused_optimizer = fused
+    lines: list[str] = []
+    pretrain(config, tmp_path / "pt", PretrainSettings(epochs=1, max_length=32), progress=False, log=lines.append)
+    assert said in lines, lines

@@ -29,3 +29,12 @@ def new_adamw(
     """AdamW over ``param_groups``; fused when asked and ``device`` has the kernel, else the loop."""
     use_fused = fused and fused_adamw_supported(device)
     return torch.optim.AdamW(param_groups, lr=learning_rate, fused=True if use_fused else None)
+
+
+def adamw_kind(optimizer: torch.optim.Optimizer, device: torch.device, *, asked_fused: bool) -> str:
+    """How AdamW runs, for a run's start line; a fused kernel asked for but missing is said."""
+    if optimizer.param_groups[0].get("fused"):
+        return "fused AdamW"
+    if asked_fused:
+        return f"AdamW per-tensor loop: torch has no fused AdamW for {device.type}"
+    return "AdamW per-tensor loop"

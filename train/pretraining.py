@@ -40,6 +40,7 @@ from eventroles.models.storage import foreign_files, replace_folder, saved_files
 
 from .config import Config, ConfigError
 from .corpora import leak_note, load_split, note_leaks
+from .optimizer import adamw_kind, new_adamw
 from .progress import beside_bars
 
 
@@ -242,7 +243,9 @@ def pretrain(
 
     steps_per_epoch = math.ceil(len(chunks) / settings.batch_size)
     total = max(1, math.ceil(settings.epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    optimizer = new_adamw([{"params": list(model.parameters()), "weight_decay": 0.01}], settings.learning_rate,
+                          accelerator.device, fused=training.fused_optimizer)
+    log(f"optimizer: {adamw_kind(optimizer, accelerator.device, asked_fused=training.fused_optimizer)}")
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total),
                               num_training_steps=total)
     model, optimizer = accelerator.prepare(model, optimizer)

@@ -47,7 +47,7 @@ from .checkpoints import (
 )
 from .config import Config, ConfigError, OutputConfig
 from .corpora import LEAK_KIND, LoadedCorpus, leak_note, load_corpora
-from .optimizer import new_adamw
+from .optimizer import adamw_kind, new_adamw
 from .progress import beside_bars
 
 
@@ -360,14 +360,6 @@ class Trainer:
                      f"documents ({count.names} names, {count.mentions} mentions replaced); each epoch reads the copy "
                      f"in place of its document with probability {training.name_substitution:g}")
 
-    def _optimizer_kind(self) -> str:
-        """How AdamW runs, for the start-of-training line (fused asked but not available is said)."""
-        if self.optimizer.param_groups[0].get("fused"):
-            return "fused AdamW"
-        if self.config.training.fused_optimizer:
-            return f"AdamW per-tensor loop: torch has no fused AdamW for {self.accelerator.device.type}"
-        return "AdamW per-tensor loop"
-
     def _param_groups(self, model: RoleTagger) -> list[dict[str, Any]]:
         training = self.config.training
         head_lr = training.head_learning_rate or training.learning_rate * 20
@@ -490,7 +482,7 @@ class Trainer:
             self.log(note)
         self.log(
             f"training on {acc.device} ({self.mixed_precision if self.mixed_precision != 'no' else 'fp32'}, "
-            f"{self._optimizer_kind()}), "
+            f"{adamw_kind(self.optimizer, acc.device, asked_fused=cfg.fused_optimizer)}), "
             f"{sum(w.variant == 0 for w in self.windows)} windows from {sum(len(c.train) for c in self.corpora)} documents"
             + (f" (and {sum(w.variant == 1 for w in self.windows)} of their name-substituted copies)"
                if cfg.name_substitution else "") + ", "

@@ -14,7 +14,7 @@ PRETRAIN_HELP = """Continue the masked-language-model pretraining of the config'
 
 Ctrl-C stops it without writing anything (there is no --resume: run it again).
 
-Why: in-domain masked-word training before fine-tuning (ConfliBERT; "Don't stop pretraining") teaches the backbone the corpus's words and names. docs/benchmarks.md has what it bought. Uses the config's training.device, training.precision and training.threads.
+Why: in-domain masked-word training before fine-tuning (ConfliBERT; "Don't stop pretraining") teaches the backbone the corpus's words and names. docs/benchmarks.md has what it bought. Uses the config's training.device, training.precision, training.threads and training.fused_optimizer.
 
 Then train with the folder as the backbone:
 
