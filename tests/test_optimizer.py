@@ -50,3 +50,29 @@ def test_training_uses_and_names_the_configured_adamw(tmp_path: Path, setting: s
     start = next(line for line in lines if line.startswith("training on cpu"))
     assert f"(fp32, {said})" in start, start
     assert load_file(str(result.model_dir / "model.safetensors"))  # trained and saved either way
+
+
+def test_a_checkpoint_from_before_the_key_resumes_with_the_loop_it_ran(tmp_path: Path) -> None:
+    import json
+
+    from eventroles.train.checkpoints import CONFIG_FILE, find_checkpoint
+    from eventroles.train.trainer import TrainingInterrupted
+
+    def config(out: Path, *overrides: str):
+        return load_config(SMOKE, [f"output.dir={out}", "training.max_steps=30", *overrides])
+
+    quiet = {"progress": False, "log": lambda message: None}
+    loop = train(config(tmp_path / "loop", "training.fused_optimizer=false"), **quiet)
+    with pytest.raises(TrainingInterrupted):
+        train(config(tmp_path / "old", "training.fused_optimizer=false"), stop_after_steps=20, **quiet)
+    checkpoint = find_checkpoint(config(tmp_path / "old").output.resolved_run_dir())
+    recorded = json.loads((checkpoint / CONFIG_FILE).read_text())
+    del recorded["config"]["training"]["fused_optimizer"]  # as an eventroles without the key wrote it
+    (checkpoint / CONFIG_FILE).write_text(json.dumps(recorded))
+
+    lines: list[str] = []
+    resumed = train(config(tmp_path / "old"), resume=True, progress=False, log=lines.append)
+    assert any("AdamW per-tensor loop, as the resumed checkpoint ran" in line for line in lines), lines
+    a = load_file(str(loop.model_dir / "model.safetensors"))
+    b = load_file(str(resumed.model_dir / "model.safetensors"))
+    assert all((a[k] - b[k]).abs().max().item() < 1e-6 for k in a)  # ends as the uninterrupted loop run

@@ -35,6 +35,8 @@ def adamw_kind(optimizer: torch.optim.Optimizer, device: torch.device, *, asked_
     """How AdamW runs, for a run's start line; a fused kernel asked for but missing is said."""
     if optimizer.param_groups[0].get("fused"):
         return "fused AdamW"
-    if asked_fused:
+    if asked_fused and not fused_adamw_supported(device):
         return f"AdamW per-tensor loop: torch has no fused AdamW for {device.type}"
+    if asked_fused:  # a checkpoint written before the key existed carries the loop in its state
+        return "AdamW per-tensor loop, as the resumed checkpoint ran"
     return "AdamW per-tensor loop"
